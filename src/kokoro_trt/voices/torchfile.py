@@ -1,0 +1,125 @@
+"""Read a torch ``.pt`` file holding one float32 tensor, without torch.
+
+A ``torch.save`` file is a zip archive: ``<root>/data.pkl`` pickles the tensor as a call to
+``torch._utils._rebuild_tensor_v2`` on a persistent storage id, and ``<root>/data/<key>`` holds the
+storage's raw bytes. The unpickler below resolves only the few globals such a file needs and
+refuses everything else, so reading a hostile file cannot run code.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import KokoroError
+from .checksums import verify_sha256
+
+_REDOWNLOAD = "Delete it and download it again (`kokoro-trt download`)."
+# What a truncated, corrupted or foreign file makes zipfile, zlib and pickle raise.
+_PARSE_ERRORS = (
+    zipfile.BadZipFile, zlib.error, pickle.UnpicklingError, EOFError, KeyError, IndexError, TypeError, ValueError
+)
+
+
+@dataclass(frozen=True)
+class _StorageType:
+    """Stand-in for ``torch.FloatStorage``: only its element type matters."""
+
+    dtype: np.dtype
+
+
+@dataclass(frozen=True)
+class _Storage:
+    """A storage loaded from the archive as a flat numpy array."""
+
+    array: np.ndarray
+
+
+def _rebuild_tensor_v2(
+    storage: _Storage, offset: int, size: tuple[int, ...], stride: tuple[int, ...], *_: Any
+) -> np.ndarray:
+    """numpy version of ``torch._utils._rebuild_tensor_v2`` (requires_grad and hooks are ignored)."""
+    flat = storage.array
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+    if offset < 0 or any(s < 0 for s in stride) or (all(size) and last >= flat.size):
+        raise ValueError(f"a tensor of size {size}, stride {stride} overruns its storage of {flat.size}")
+    view = np.lib.stride_tricks.as_strided(
+        flat[offset:], shape=size, strides=tuple(s * flat.itemsize for s in stride), writeable=False
+    )
+    return np.ascontiguousarray(view)
+
+
+_ALLOWED: dict[tuple[str, str], Callable[..., Any] | _StorageType | type] = {
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+    ("torch", "FloatStorage"): _StorageType(np.dtype(np.float32)),
+    ("collections", "OrderedDict"): OrderedDict,
+}
+
+
+class _TensorUnpickler(pickle.Unpickler):
+    """Unpickler that maps torch's tensor globals to numpy and refuses any other global."""
+
+    def __init__(self, data: bytes, read_storage: Callable[[str, np.dtype, int], np.ndarray]):
+        super().__init__(io.BytesIO(data))
+        self._read_storage = read_storage
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refusing to load global {module}.{name}") from None
+
+    def persistent_load(self, pid: Any) -> _Storage:
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
+            raise pickle.UnpicklingError(f"unsupported persistent id {pid!r}")
+        _, storage_type, key, _location, numel = pid
+        if not isinstance(storage_type, _StorageType):
+            raise pickle.UnpicklingError(f"unsupported storage type {storage_type!r}")
+        return _Storage(self._read_storage(str(key), storage_type.dtype, int(numel)))
+
+
+def _read_archive(data: bytes) -> np.ndarray:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        pickles = [n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+        if len(pickles) != 1:
+            raise ValueError("no single data.pkl in the archive")
+        root = pickles[0][: -len("data.pkl")]
+        names = set(archive.namelist())
+        order = archive.read(f"{root}byteorder").decode().strip() if f"{root}byteorder" in names else "little"
+        byteorder = {"little": "<", "big": ">"}[order]
+
+        def read_storage(key: str, dtype: np.dtype, numel: int) -> np.ndarray:
+            raw = archive.read(f"{root}data/{key}")
+            return np.frombuffer(raw, dtype=dtype.newbyteorder(byteorder), count=numel).astype(dtype)
+
+        result = _TensorUnpickler(archive.read(pickles[0]), read_storage).load()
+    if not isinstance(result, np.ndarray):
+        raise ValueError(f"the file holds a {type(result).__name__}, not a single tensor")
+    return result
+
+
+def load_torch_tensor(path: str | Path, *, sha256: str | None = None) -> np.ndarray:
+    """Read the float32 tensor saved in ``path`` by ``torch.save``, as a numpy array.
+
+    When ``sha256`` is given the file's bytes are checked first (:class:`~kokoro_trt.ChecksumError`).
+    A file that is not such a tensor raises :class:`~kokoro_trt.KokoroError` naming the file.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KokoroError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+    if sha256 is not None:
+        verify_sha256(data, sha256, path)
+    try:
+        return _read_archive(data)
+    except _PARSE_ERRORS as exc:
+        raise KokoroError(f"{path} is not a valid torch float32 tensor file ({exc}). {_REDOWNLOAD}") from exc
