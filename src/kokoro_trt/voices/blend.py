@@ -69,5 +69,7 @@ def parse_blend(spec: str) -> Blend:
         weights[name] = weights.get(name, 0.0) + _weight(match["weight"], part.strip(), spec)
     total = sum(weights.values())
     if total <= 0:
-        raise InvalidInputError(f"The weights in voice spec {spec!r} sum to {total:g}; they must sum above 0. {SYNTAX}")
+        raise InvalidInputError(
+            f"The weights in voice spec {spec!r} sum to {total:g}; they must sum above 0. {SYNTAX}"
+        )
     return Blend(tuple((name, weights[name] / total) for name in sorted(weights)))

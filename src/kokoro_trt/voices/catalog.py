@@ -17,7 +17,8 @@ STOCK_VOICES: tuple[str, ...] = (
     # Brazilian Portuguese
     "pf_dora", "pm_alex", "pm_santa",
     # Mandarin Chinese
-    "zf_xiaobei", "zf_xiaoni", "zf_xiaoxiao", "zf_xiaoyi", "zm_yunjian", "zm_yunxi", "zm_yunxia", "zm_yunyang",
+    "zf_xiaobei", "zf_xiaoni", "zf_xiaoxiao", "zf_xiaoyi",
+    "zm_yunjian", "zm_yunxi", "zm_yunxia", "zm_yunyang",
 )  # fmt: skip
 """The 54 voice packs published with Kokoro-82M v1.0 (``voices/{name}.pt`` in hexgrad/Kokoro-82M)."""
 

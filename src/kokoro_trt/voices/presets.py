@@ -7,11 +7,12 @@ The package ships ``characters.yaml`` and ``emotions.yaml``; ``load_characters(p
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 
@@ -29,7 +30,7 @@ class Character:
 
     name: str
     voice: str
-    prosody: Prosody = Prosody()
+    prosody: Prosody = field(default_factory=Prosody)
     description: str = ""
 
 
@@ -45,17 +46,17 @@ class Emotion:
     energy: float = 1.0
 
     def __post_init__(self) -> None:
-        for field in LIMITS:
-            value = getattr(self, field)
+        for key in LIMITS:
+            value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise InvalidInputError(f"{field} must be a finite number, got {value!r}.")
-            if field == "pitch_shift":
-                low, high = LIMITS[field]
+                raise InvalidInputError(f"{key} must be a finite number, got {value!r}.")
+            if key == "pitch_shift":
+                low, high = LIMITS[key]
                 if not low <= value <= high:
                     raise InvalidInputError(f"pitch_shift={value:g} must be in [{low:g}, {high:g}].")
             elif value <= 0:
-                raise InvalidInputError(f"{field}={value:g} is a multiplier and must be above 0.")
-            object.__setattr__(self, field, float(value))
+                raise InvalidInputError(f"{key}={value:g} is a multiplier and must be above 0.")
+            object.__setattr__(self, key, float(value))
 
     def apply(self, prosody: Prosody) -> Prosody:
         """``prosody`` adjusted by this emotion, each field clamped to its :data:`LIMITS`."""
@@ -65,13 +66,17 @@ class Emotion:
             "pitch_range": prosody.pitch_range * self.pitch_range,
             "energy": prosody.energy * self.energy,
         }
-        return Prosody(**{key: min(max(value, LIMITS[key][0]), LIMITS[key][1]) for key, value in values.items()})
+        return Prosody(
+            **{key: min(max(value, LIMITS[key][0]), LIMITS[key][1]) for key, value in values.items()}
+        )
 
 
 def _check_keys(fields: Mapping[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(fields) - allowed)
     if unknown:
-        raise InvalidInputError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}.")
+        raise InvalidInputError(
+            f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}."
+        )
 
 
 def _description(fields: Mapping[str, Any]) -> str:
@@ -93,7 +98,9 @@ def _character(name: str, fields: Mapping[str, Any]) -> Character:
 
 def _emotion(name: str, fields: Mapping[str, Any]) -> Emotion:
     _check_keys(fields, {"description", *LIMITS})
-    return Emotion(name=name, description=_description(fields), **{key: fields[key] for key in LIMITS if key in fields})
+    return Emotion(
+        name=name, description=_description(fields), **{key: fields[key] for key in LIMITS if key in fields}
+    )
 
 
 def _parse(text: str, source: str, build: Callable[[str, Mapping[str, Any]], T]) -> dict[str, T]:
@@ -105,7 +112,9 @@ def _parse(text: str, source: str, build: Callable[[str, Mapping[str, Any]], T])
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise InvalidInputError(f"{source}: expected a mapping of names to entries, got {type(raw).__name__}.")
+        raise InvalidInputError(
+            f"{source}: expected a mapping of names to entries, got {type(raw).__name__}."
+        )
     entries: dict[str, T] = {}
     for name, fields in raw.items():
         try:
@@ -125,7 +134,9 @@ def _packaged(file_name: str, build: Callable[[str, Mapping[str, Any]], T]) -> M
     return _parse(text, f"kokoro_trt/voices/{file_name}", build)
 
 
-def _load(file_name: str, build: Callable[[str, Mapping[str, Any]], T], path: str | Path | None) -> dict[str, T]:
+def _load(
+    file_name: str, build: Callable[[str, Mapping[str, Any]], T], path: str | Path | None
+) -> dict[str, T]:
     entries = dict(_packaged(file_name, build))
     if path is not None:
         path = Path(path).expanduser()
@@ -148,7 +159,9 @@ def load_emotions(path: str | Path | None = None) -> dict[str, Emotion]:
 
 
 def resolve_prosody(
-    character: str | Character | None = None, emotion: str | Emotion | None = "neutral", **explicit: float | None
+    character: str | Character | None = None,
+    emotion: str | Emotion | None = "neutral",
+    **explicit: float | None,
 ) -> Prosody:
     """The prosody to speak with, composed in this order:
 

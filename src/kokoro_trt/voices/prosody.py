@@ -39,7 +39,11 @@ def check_field(name: str, value: object) -> float:
 
 @dataclass(frozen=True)
 class Prosody:
-    """How to speak: ``speed`` (x), ``pitch_shift`` (semitones), ``pitch_range`` (x F0 spread), ``energy`` (x)."""
+    """How to speak; each field is checked against :data:`LIMITS`.
+
+    ``speed``: tempo factor; ``pitch_shift``: semitones; ``pitch_range``: factor on the F0 spread (log
+    domain); ``energy``: factor on frame magnitudes.
+    """
 
     speed: float = 1.0
     pitch_shift: float = 0.0

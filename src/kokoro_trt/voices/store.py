@@ -21,7 +21,9 @@ logger = logging.getLogger(__name__)
 CACHE_SIZE = 32
 """Packs and blends kept in memory per store (about 0.5 MB each)."""
 
-_GET_VOICES = "Run `kokoro-trt download` to get the voices, or pass voices_dir= (a folder of <name>.pt files)."
+_GET_VOICES = (
+    "Run `kokoro-trt download` to get the voices, or pass voices_dir= (a folder of <name>.pt files)."
+)
 
 
 class VoiceStore:
@@ -52,7 +54,9 @@ class VoiceStore:
         """The ``[510, 256]`` float32 style pack of a voice spec (``None``: :data:`DEFAULT_VOICE`)."""
         blend = parse_blend(DEFAULT_VOICE if spec is None else spec)
         for name in blend.names:
-            if name not in STOCK_VOICES and not (self.voices_dir and (self.voices_dir / f"{name}.pt").is_file()):
+            if name not in STOCK_VOICES and not (
+                self.voices_dir and (self.voices_dir / f"{name}.pt").is_file()
+            ):
                 raise not_found("voice", name, self.names())
         return self._cached_pack(blend)
 
@@ -90,7 +94,9 @@ class VoiceStore:
             path = assets.fetch_file(f"voices/{name}.pt", local_files_only=self.local_files_only)
         except ModelNotFoundError as exc:
             if not fallback:
-                raise ModelNotFoundError(f"Voice {name!r} is not available offline ({exc}). {_GET_VOICES}") from exc
+                raise ModelNotFoundError(
+                    f"Voice {name!r} is not available offline ({exc}). {_GET_VOICES}"
+                ) from exc
             return self._fallback()
         return _as_pack(load_torch_tensor(path), path)
 

@@ -13,9 +13,10 @@ import pickle
 import zipfile
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,14 @@ from .checksums import verify_sha256
 _REDOWNLOAD = "Delete it and download it again (`kokoro-trt download`)."
 # What a truncated, corrupted or foreign file makes zipfile, zlib and pickle raise.
 _PARSE_ERRORS = (
-    zipfile.BadZipFile, zlib.error, pickle.UnpicklingError, EOFError, KeyError, IndexError, TypeError, ValueError
+    zipfile.BadZipFile,
+    zlib.error,
+    pickle.UnpicklingError,
+    EOFError,
+    KeyError,
+    IndexError,
+    TypeError,
+    ValueError,
 )
 
 
@@ -102,7 +110,7 @@ def _read_archive(data: bytes) -> np.ndarray:
 
         result = _TensorUnpickler(archive.read(pickles[0]), read_storage).load()
     if not isinstance(result, np.ndarray):
-        raise ValueError(f"the file holds a {type(result).__name__}, not a single tensor")
+        raise TypeError(f"the file holds a {type(result).__name__}, not a single tensor")
     return result
 
 
