@@ -184,7 +184,9 @@ def test_other_missing_voices_are_errors_not_fallbacks(
 ) -> None:
     store = VoiceStore(local_files_only=True)
     with caplog.at_level(logging.WARNING):
-        with pytest.raises(ModelNotFoundError, match=r"'am_adam'.*kokoro-trt download.*voices_dir="):
+        with pytest.raises(
+            ModelNotFoundError, match=r"'am_adam' was found nowhere.*kokoro-trt download.*voices_dir="
+        ):
             store.pack("am_adam")
         with pytest.raises(ModelNotFoundError, match="af_bella"):
             store.pack(f"{DEFAULT_VOICE}+af_bella")

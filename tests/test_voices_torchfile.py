@@ -118,3 +118,13 @@ def test_big_endian_archives_are_read(tmp_path: Path) -> None:
                 data = values.astype(">f4").tobytes()
             zout.writestr(item, data)
     np.testing.assert_array_equal(load_torch_tensor(tmp_path / "be.pt"), values)
+
+
+def test_storage_size_must_match_the_pickle(tmp_path: Path) -> None:
+    torch.save(torch.zeros(8), tmp_path / "ok.pt")
+    with zipfile.ZipFile(tmp_path / "ok.pt") as zin, zipfile.ZipFile(tmp_path / "short.pt", "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            zout.writestr(item, data[:12] if "/data/" in item.filename else data)
+    with pytest.raises(KokoroError, match=r"short\.pt.*storage 0 holds 12 bytes"):
+        load_torch_tensor(tmp_path / "short.pt")

@@ -62,9 +62,9 @@ class VoiceStore:
 
     def style(self, spec: str | None, n_phonemes: int) -> np.ndarray:
         """The ``[1, 256]`` style for a chunk of ``n_phonemes`` phonemes: pack row ``n_phonemes - 1``."""
-        pack = self.pack(spec)
         if isinstance(n_phonemes, bool) or not isinstance(n_phonemes, (int, np.integer)):
             raise InvalidInputError(f"n_phonemes must be an int, got {n_phonemes!r}.")
+        pack = self.pack(spec)
         if not 1 <= n_phonemes <= len(pack):
             raise InvalidInputError(f"n_phonemes must be in 1..{len(pack)}, got {n_phonemes}.")
         return pack[n_phonemes - 1 : n_phonemes]
@@ -94,9 +94,7 @@ class VoiceStore:
             path = assets.fetch_file(f"voices/{name}.pt", local_files_only=self.local_files_only)
         except ModelNotFoundError as exc:
             if not fallback:
-                raise ModelNotFoundError(
-                    f"Voice {name!r} is not available offline ({exc}). {_GET_VOICES}"
-                ) from exc
+                raise ModelNotFoundError(f"Voice {name!r} was found nowhere ({exc}). {_GET_VOICES}") from exc
             return self._fallback()
         return _as_pack(load_torch_tensor(path), path)
 

@@ -27,6 +27,7 @@ _REDOWNLOAD = "Delete it and download it again (`kokoro-trt download`)."
 # What a truncated, corrupted or foreign file makes zipfile, zlib and pickle raise.
 _PARSE_ERRORS = (
     zipfile.BadZipFile,
+    AttributeError,
     zlib.error,
     pickle.UnpicklingError,
     EOFError,
@@ -65,11 +66,11 @@ def _rebuild_tensor_v2(
     return np.ascontiguousarray(view)
 
 
-_ALLOWED: dict[tuple[str, str], Callable[..., Any] | _StorageType | type] = {
+_FUNCTIONS: dict[tuple[str, str], Callable[..., Any]] = {
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
-    ("torch", "FloatStorage"): _StorageType(np.dtype(np.float32)),
     ("collections", "OrderedDict"): OrderedDict,
 }
+_STORAGE_DTYPES = {("torch", "FloatStorage"): np.dtype(np.float32)}
 
 
 class _TensorUnpickler(pickle.Unpickler):
@@ -80,10 +81,11 @@ class _TensorUnpickler(pickle.Unpickler):
         self._read_storage = read_storage
 
     def find_class(self, module: str, name: str) -> Any:
-        try:
-            return _ALLOWED[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(f"refusing to load global {module}.{name}") from None
+        if (module, name) in _STORAGE_DTYPES:  # a fresh object: a hostile BUILD cannot alter shared state
+            return _StorageType(_STORAGE_DTYPES[(module, name)])
+        if (module, name) in _FUNCTIONS:
+            return _FUNCTIONS[(module, name)]
+        raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
 
     def persistent_load(self, pid: Any) -> _Storage:
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
@@ -105,7 +107,10 @@ def _read_archive(data: bytes) -> np.ndarray:
         byteorder = {"little": "<", "big": ">"}[order]
 
         def read_storage(key: str, dtype: np.dtype, numel: int) -> np.ndarray:
-            raw = archive.read(f"{root}data/{key}")
+            entry = archive.getinfo(f"{root}data/{key}")
+            if entry.file_size != numel * dtype.itemsize:  # also bounds what a hostile archive inflates
+                raise ValueError(f"storage {key} holds {entry.file_size} bytes, not {numel} x {dtype}")
+            raw = archive.read(entry)
             return np.frombuffer(raw, dtype=dtype.newbyteorder(byteorder), count=numel).astype(dtype)
 
         result = _TensorUnpickler(archive.read(pickles[0]), read_storage).load()
