@@ -44,7 +44,6 @@ class OnnxWeights:
     graph: onnx.GraphProto
     raw: dict[str, np.ndarray]
     uses: dict[str, list[Use]] = field(default_factory=dict)
-    producers: dict[str, onnx.NodeProto] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path) -> "OnnxWeights":
@@ -58,14 +57,11 @@ class OnnxWeights:
         graph = model.graph
         raw = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
         uses: dict[str, list[Use]] = defaultdict(list)
-        producers = {}
         for node in graph.node:
             for index, name in enumerate(node.input):
                 if name in raw:
                     uses[name].append(Use(node, index))
-            for name in node.output:
-                producers[name] = node
-        return cls(graph, raw, dict(uses), producers)
+        return cls(graph, raw, dict(uses))
 
     def weight_names(self) -> list[str]:
         """Names of every float or quantised weight (quantised ones without their suffix)."""
