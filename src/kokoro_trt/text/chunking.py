@@ -1,0 +1,145 @@
+"""Sentence- and clause-aware splitting of phonemized text into model-sized chunks."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from .normalize import WordSpan
+from .vocab import phonemes_to_ids
+
+_SENTENCE_END = frozenset(".!?…")
+_CLAUSE_END = frozenset(",;:—")
+_CLOSERS = "\"')"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """``text[start:end]`` (trailing whitespace included) and its phonemes (trailing space included)."""
+
+    start: int
+    end: int
+    phonemes: str
+
+
+@dataclass(frozen=True)
+class Word:
+    """An original word, its spoken form and its tokens in the chunk's ``token_ids`` (end exclusive)."""
+
+    text: str
+    spoken: str
+    start_token: int
+    end_token: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One model call: normalised text (with trailing whitespace), phonemes, token ids and words."""
+
+    text: str
+    phonemes: str
+    token_ids: list[int]
+    words: list[Word]
+
+
+def _break_priority(piece_text: str) -> int:
+    """How good a place to cut the end of this piece is: sentence 3, clause 2, space 1, mid-word 0."""
+    stripped = piece_text.rstrip()
+    core = stripped.rstrip(_CLOSERS)
+    if core and core[-1] in _SENTENCE_END:
+        return 3
+    if core and core[-1] in _CLAUSE_END:
+        return 2
+    return 1 if len(stripped) < len(piece_text) else 0
+
+
+def _split_long(piece: Piece, max_tokens: int) -> list[Piece]:
+    """A piece longer than a chunk (one enormous word) cut into chunk-sized parts, text in proportion."""
+    n = -(-len(piece.phonemes.rstrip()) // max_tokens)
+    if n <= 1:
+        return [piece]
+    length = piece.end - piece.start
+    bounds = [piece.start + round(k * length / n) for k in range(n + 1)]
+    return [
+        Piece(bounds[k], bounds[k + 1], piece.phonemes[k * max_tokens : (k + 1) * max_tokens if k < n - 1 else None])
+        for k in range(n)
+    ]
+
+
+def _group(text: str, pieces: Sequence[Piece], max_tokens: int) -> list[list[Piece]]:
+    """Greedy: fill a chunk, then cut at the best-ranked (then latest) break that still fits."""
+    groups: list[list[Piece]] = []
+    i = 0
+    while i < len(pieces):
+        best_priority, best_end = -1, i + 1
+        joined = ""
+        for j in range(i, len(pieces)):
+            joined += pieces[j].phonemes
+            if len(joined.strip()) > max_tokens:
+                break
+            priority = _break_priority(text[pieces[j].start : pieces[j].end]) if j + 1 < len(pieces) else 4
+            if priority >= best_priority:
+                best_priority, best_end = priority, j + 1
+        groups.append(list(pieces[i:best_end]))
+        i = best_end
+    return groups
+
+
+def _merge_silent(groups: list[list[Piece]]) -> list[list[Piece]]:
+    """Fold chunks without phonemes (stray punctuation) into a neighbour so none is empty."""
+    merged: list[list[Piece]] = []
+    for group in groups:
+        silent = not "".join(p.phonemes for p in group).strip()
+        if merged and (silent or not "".join(p.phonemes for p in merged[-1]).strip()):
+            merged[-1] = merged[-1] + group
+        else:
+            merged.append(group)
+    return merged
+
+
+def _words(group: Sequence[Piece], words: Sequence[WordSpan], lead: int, n_tokens: int) -> list[Word]:
+    """Token ranges of the words overlapping this chunk's pieces."""
+    offsets = [0]
+    for p in group:
+        offsets.append(offsets[-1] + len(p.phonemes))
+    starts = [p.start for p in group]
+    lo, hi = group[0].start, group[-1].end
+
+    def clip(token: int) -> int:
+        return min(max(token - lead, 0), n_tokens)
+
+    result = []
+    for w in words:
+        if w.end <= lo or w.start >= hi:
+            continue
+        first = max(bisect.bisect_right(starts, w.start) - 1, 0)
+        last = bisect.bisect_left(starts, w.end) - 1
+        end = offsets[last] + len(group[last].phonemes.rstrip(" "))
+        result.append(Word(w.original, w.spoken, clip(offsets[first]), max(clip(end), clip(offsets[first]))))
+    return result
+
+
+def make_chunks(
+    text: str,
+    pieces: Sequence[Piece],
+    words: Sequence[WordSpan],
+    vocab: Mapping[str, int],
+    max_tokens: int,
+) -> list[Chunk]:
+    """Split pieces covering ``text`` into chunks of at most ``max_tokens`` phonemes each."""
+    pieces = [part for p in pieces for part in _split_long(p, max_tokens)]
+    chunks = []
+    for group in _merge_silent(_group(text, pieces, max_tokens)):
+        raw = "".join(p.phonemes for p in group)
+        phonemes = raw.strip()
+        lead = len(raw) - len(raw.lstrip())
+        chunks.append(
+            Chunk(
+                text=text[group[0].start : group[-1].end],
+                phonemes=phonemes,
+                token_ids=phonemes_to_ids(phonemes, vocab),
+                words=_words(group, words, lead, len(phonemes)),
+            )
+        )
+    return chunks

