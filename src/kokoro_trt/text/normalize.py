@@ -12,6 +12,7 @@ from .rules import RULES, Rule
 
 _PLAIN_WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
 _PLAIN_KEEP = set(".,!?;:'\"()—…- \n")
+_NO_SPACE_BEFORE = set(".,!?;:)…")
 _BRACKETS = {"[": "(", "{": "(", "]": ")", "}": ")"}
 
 
@@ -72,6 +73,7 @@ class _Assembler:
             if ch.isspace():
                 self.pending_space = True
             else:
+                self.pending_space = self.pending_space and ch not in _NO_SPACE_BEFORE
                 self._append(ch)
 
     def add_word(self, original: str, spoken: str, phonemes: str | None = None) -> None:

@@ -133,7 +133,7 @@ def _ampm(m: re.Match) -> str:
 def _time(m: re.Match, british: bool) -> str:
     hour, minute = int(m["h"]), int(m["mi"])
     if minute == 0:
-        words = nw.cardinal(hour) + (" o'clock" if m["ap"] or hour <= 12 else " hundred")
+        words = nw.cardinal(hour) + ("" if m["ap"] else " o'clock" if hour <= 12 else " hundred")
     elif minute < 10:
         words = f"{nw.cardinal(hour)} oh {nw.cardinal(minute)}"
     else:
