@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import onnx
 import torch
 
 from ..errors import ExportError
@@ -90,7 +91,7 @@ def export_graphs(
 ) -> dict[str, Path]:
     """Export ``kmodel`` (weight norm is folded in place) as ``duration``, ``prosody``, ``decoder``.
 
-    ``on_graph(name)`` is called before each graph is written (for progress displays).
+    ``on_graph(name)`` is called after each graph is written (for progress displays).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -99,8 +100,6 @@ def export_graphs(
     examples = _sample_inputs(kmodel, samples_per_frame)
     paths = {}
     for name in GRAPH_NAMES:
-        if on_graph:
-            on_graph(name)
         spec = SPECS[name]
         path = out_dir / f"{name}.onnx"
         tmp = path.with_suffix(".onnx.tmp")
@@ -121,6 +120,29 @@ def export_graphs(
         except Exception as exc:  # the exporter raises many types; report one
             tmp.unlink(missing_ok=True)
             raise ExportError(f"exporting the {name} graph failed: {exc}") from exc
+        with torch.no_grad():
+            outputs = modules[name](*examples[name])
+        tensors = [*examples[name], *(outputs if isinstance(outputs, tuple) else (outputs,))]
+        _pin_static_dims(tmp, spec, {n: tuple(t.shape) for n, t in zip(spec.inputs + spec.outputs, tensors)})
         tmp.replace(path)
         paths[name] = path
+        if on_graph:
+            on_graph(name)
     return paths
+
+
+def _pin_static_dims(path: Path, spec: GraphSpec, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Give every non-dynamic input/output axis its traced size, and dynamic ones their names.
+
+    The tracer names some fixed axes (``Transposed_dim_0``) as if they were dynamic; TensorRT
+    profiles and the inventory need to see that only the declared axes vary.
+    """
+    model = onnx.load(str(path))
+    for value in [*model.graph.input, *model.graph.output]:
+        dynamic = spec.dynamic_axes.get(value.name, {})
+        for axis, dim in enumerate(value.type.tensor_type.shape.dim):
+            if axis in dynamic:
+                dim.dim_param = dynamic[axis]
+            else:
+                dim.dim_value = shapes[value.name][axis]
+    onnx.save(model, str(path))

@@ -1,0 +1,113 @@
+"""``kokoro-trt export``: weights → KModel → three ONNX graphs, cached by a hash of their inputs.
+
+The cache key covers the weights file, the config and the export code, so changing any of them
+exports anew and an old graph set is never reused by mistake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from ..assets import WeightsSource, cache_dir, resolve_weights
+from ..config import ModelConfig
+from ..errors import ExportError
+from ..graphs import MANIFEST_NAME, GraphSet
+from ..hashing import sha256_file, sha256_text
+from .inventory import inventory
+from .kmodel import StateDict, build_kmodel
+from .onnx_export import GRAPH_NAMES, OPSET, export_graphs
+
+logger = logging.getLogger(__name__)
+
+_CODE_FILES = ("stages.py", "source.py", "stft.py", "onnx_export.py", "kmodel.py", "importer.py",
+               "weight_mapping.py", "onnx_weights.py")  # fmt: skip
+
+
+def _code_sha256() -> str:
+    digest = hashlib.sha256(f"torch {torch.__version__} opset {OPSET}".encode())
+    here = Path(__file__).parent
+    for name in _CODE_FILES:
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()
+
+
+def load_state_dict(weights: WeightsSource, config: ModelConfig) -> StateDict:
+    """Read a Kokoro ``.pth`` checkpoint, or import a kokoro-onnx graph's weights."""
+    if weights.format == "pth":
+        state = torch.load(weights.path, map_location="cpu", weights_only=True)
+        # Official checkpoints were saved from DataParallel: keys may carry a "module." prefix.
+        return {key: {k.removeprefix("module."): v for k, v in sd.items()} for key, sd in state.items()}
+    from .importer import import_kokoro_onnx
+
+    state, report = import_kokoro_onnx(weights.path, config.raw)
+    logger.info("imported %d tensors from %s; left at init: %s", report.mapped, weights.path.name, report.unmapped)
+    return state
+
+
+def export_model(
+    weights: str | Path | WeightsSource | None = None,
+    config: ModelConfig | None = None,
+    *,
+    out_dir: str | Path | None = None,
+    force: bool = False,
+    local_files_only: bool | None = None,
+    progress: bool = True,
+) -> GraphSet:
+    """Export the stage graphs for ``weights`` (resolved as :func:`resolve_weights` does).
+
+    Returns the cached graph set when one with the same key exists, unless ``force``.
+    """
+    config = config or ModelConfig.default()
+    if not isinstance(weights, WeightsSource):
+        weights = resolve_weights(weights, local_files_only=local_files_only)
+    key_parts = {
+        "weights_sha256": sha256_file(weights.path),
+        "config_sha256": sha256_text(config.to_json()),
+        "code_sha256": _code_sha256(),
+    }
+    key = sha256_text(json.dumps(key_parts, sort_keys=True))[:16]
+    target = Path(out_dir) if out_dir else cache_dir() / "graphs" / key
+    if not force:
+        cached = GraphSet.find(target)
+        if cached is not None and cached.manifest.get("key") == key:
+            logger.info("using cached graphs in %s", target)
+            return cached
+
+    started = time.perf_counter()
+    with tqdm(total=len(GRAPH_NAMES) + 3, desc="kokoro-trt export", unit="step", disable=not progress) as bar:
+        bar.set_postfix_str("loading weights")
+        state_dict = load_state_dict(weights, config)
+        bar.update()
+        bar.set_postfix_str("building model")
+        kmodel = build_kmodel(config, state_dict)
+        bar.update()
+        bar.set_postfix_str("exporting graphs")
+        paths = export_graphs(
+            kmodel, target, samples_per_frame=config.samples_per_frame, on_graph=lambda _: bar.update()
+        )
+        bar.set_postfix_str("checking graphs")
+        problems = [p for path in paths.values() for p in inventory(path).problems]
+        if problems:
+            raise ExportError("exported graphs are not engine-ready: " + "; ".join(problems))
+        bar.update()
+    manifest = {
+        "key": key,
+        **key_parts,
+        "weights": str(weights.path),
+        "weights_origin": weights.origin,
+        "opset": OPSET,
+        "samples_per_frame": config.samples_per_frame,
+        "torch": torch.__version__,
+        "graphs": {name: {"file": path.name, "sha256": sha256_file(path)} for name, path in paths.items()},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    (target / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2))
+    logger.info("exported graphs to %s in %.1f s", target, manifest["seconds"])
+    return GraphSet.find(target)

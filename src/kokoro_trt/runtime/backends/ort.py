@@ -1,0 +1,105 @@
+"""ONNX Runtime backends: CPU (always available) and the CUDA execution provider.
+
+Session settings, chosen on purpose:
+
+* a fixed ``intra_op_num_threads`` (all cores this process may use, unless given): results are
+  bit-identical only for the same thread count, so it must not depend on load;
+* ``enable_mem_pattern = False``: ORT caches an allocation plan per input shape, and with text of
+  every length that cache only grows;
+* ``ORT_ENABLE_ALL`` graph optimisation, sequential execution (the graphs are chains).
+
+The decoder's output is bound with IOBinding to the caller's buffer, so audio lands in place.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import onnxruntime as ort
+
+from ...errors import BackendUnavailableError
+from ...graphs import GraphSet
+from ..buffers import OutputTarget
+from .base import TextFeatures, backend_errors
+
+
+def default_threads() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def session_options(threads: int) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.enable_mem_pattern = False
+    options.log_severity_level = 3
+    return options
+
+
+def cuda_provider(device_id: int = 0) -> tuple[str, dict[str, str]]:
+    """CUDA EP options: heuristic cuDNN search (EXHAUSTIVE makes the first request slow), no TF32."""
+    return "CUDAExecutionProvider", {
+        "device_id": str(device_id),
+        "cudnn_conv_algo_search": "HEURISTIC",
+        "use_tf32": "0",
+        "arena_extend_strategy": "kSameAsRequested",
+    }
+
+
+class OnnxRuntimeBackend:
+    """The three stage graphs on one ONNX Runtime execution provider."""
+
+    def __init__(
+        self, graphs: GraphSet, *, device: str = "cpu", device_id: int = 0, threads: int | None = None
+    ) -> None:
+        self.device = device
+        self.device_id = device_id
+        self.threads = threads or default_threads()
+        if device == "cuda":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise BackendUnavailableError(
+                    "ONNX Runtime's CUDA provider is not installed: `pip install onnxruntime-gpu`"
+                )
+            providers: list = [cuda_provider(device_id)]
+        else:
+            providers = ["CPUExecutionProvider"]
+        self.name = f"onnxruntime-{device}"
+        self.output_devices = ("cpu", "cuda") if device == "cuda" else ("cpu",)
+        options = session_options(self.threads)
+        with backend_errors(self.name, "load"):
+            self.sessions = {
+                stage: ort.InferenceSession(str(graphs.path(stage)), options, providers=providers)
+                for stage in ("duration", "prosody", "decoder")
+            }
+        active = self.sessions["decoder"].get_providers()[0]
+        if device == "cuda" and active != "CUDAExecutionProvider":
+            raise BackendUnavailableError(f"ONNX Runtime fell back to {active}: no usable CUDA device")
+        self.samples_per_frame = graphs.samples_per_frame
+
+    def durations(self, input_ids: np.ndarray, style: np.ndarray, speed: float) -> TextFeatures:
+        inputs = {"input_ids": input_ids, "style": style, "speed": np.array([speed], dtype=np.float32)}
+        with backend_errors(self.name, "duration"):
+            durations, d, t_en = self.sessions["duration"].run(None, inputs)
+        return TextFeatures(durations, d, t_en)
+
+    def prosody(self, features: TextFeatures, frame_index: np.ndarray, style: np.ndarray):
+        inputs = {"d": features.d, "frame_index": frame_index, "style": style}
+        with backend_errors(self.name, "prosody"):
+            f0, n = self.sessions["prosody"].run(None, inputs)
+        return f0, n
+
+    def decode(self, features, frame_index, f0, n, style, noise, out: OutputTarget, offset: int) -> None:
+        session = self.sessions["decoder"]
+        samples = frame_index.shape[0] * self.samples_per_frame
+        with backend_errors(self.name, "decoder"):
+            binding = session.io_binding()
+            inputs = {"t_en": features.t_en, "frame_index": frame_index, "f0": f0, "n": n, "style": style, "noise": noise}
+            for name, value in inputs.items():
+                binding.bind_cpu_input(name, np.ascontiguousarray(value))
+            binding.bind_output(
+                "audio", out.device, out.device_id, np.float32, [samples], out.ptr + 4 * offset
+            )
+            session.run_with_iobinding(binding)

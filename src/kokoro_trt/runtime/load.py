@@ -1,0 +1,112 @@
+"""``load_kokoro``: find (or export) the graphs, pick a backend, assemble a :class:`KokoroModel`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Callable
+
+from ..assets import cache_dir, resolve_weights
+from ..config import ModelConfig
+from ..errors import BackendUnavailableError, InvalidInputError, ModelNotFoundError
+from ..graphs import MANIFEST_NAME, GraphSet
+from ..hashing import sha256_file, sha256_text
+from ..text import TextFrontend
+from ..voices import VoiceStore
+from .backends.base import Backend
+from .backends.ort import OnnxRuntimeBackend
+from .model import KokoroModel
+
+logger = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_graphs(
+    graphs: str | Path | None = None,
+    *,
+    weights: str | Path | None = None,
+    config: ModelConfig | None = None,
+    local_files_only: bool | None = None,
+) -> GraphSet:
+    """Exported graphs: ``graphs`` if given, else those of ``weights`` (exported on first use)."""
+    if graphs is not None:
+        return GraphSet.load(graphs)
+    config = config or ModelConfig.default()
+    source = resolve_weights(weights, local_files_only=local_files_only)
+    try:
+        from ..export.pipeline import export_model
+    except ImportError:
+        return _cached_graphs(sha256_file(source.path), sha256_text(config.to_json()), source.path)
+    return export_model(source, config)
+
+
+def _cached_graphs(weights_sha256: str, config_sha256: str, weights: Path) -> GraphSet:
+    """Without the exporter installed: a previous export of the same weights and config."""
+    for manifest in sorted((cache_dir() / "graphs").glob(f"*/{MANIFEST_NAME}"), key=lambda p: p.stat().st_mtime):
+        meta = json.loads(manifest.read_text())
+        if meta.get("weights_sha256") == weights_sha256 and meta.get("config_sha256") == config_sha256:
+            found = GraphSet.find(manifest.parent)
+            if found is not None:
+                return found
+    raise ModelNotFoundError(
+        f"No exported graphs for {weights.name}. Install the exporter and export once: "
+        "`pip install 'kokoro-trt[export]' && kokoro-trt export`, or pass graphs=<folder>."
+    )
+
+
+def _parse_device(device: str) -> tuple[str, int]:
+    kind, _, index = device.partition(":")
+    if kind not in DEVICES or (index and not index.isdigit()) or (index and kind != "cuda"):
+        raise InvalidInputError(f"device must be one of {', '.join(DEVICES)} or cuda:N, got {device!r}")
+    return kind, int(index or 0)
+
+
+def _gpu_candidates(graphs: GraphSet, device_id: int, threads: int | None) -> list[tuple[str, Callable[[], Backend]]]:
+    """GPU backends, most preferred first."""
+    return [("onnxruntime-cuda", lambda: OnnxRuntimeBackend(graphs, device="cuda", device_id=device_id))]
+
+
+def select_backend(device: str, graphs: GraphSet, threads: int | None = None) -> Backend:
+    """``auto``: first GPU backend that loads, else CPU (logging why); ``cuda``: a GPU or an error."""
+    kind, device_id = _parse_device(device)
+    if kind == "cpu":
+        return OnnxRuntimeBackend(graphs, device="cpu", threads=threads)
+    reasons = []
+    for name, factory in _gpu_candidates(graphs, device_id, threads):
+        try:
+            backend = factory()
+        except BackendUnavailableError as exc:
+            reasons.append(f"{name}: {exc}")
+            continue
+        logger.info("using %s%s", name, f" (skipped {'; '.join(reasons)})" if reasons else "")
+        return backend
+    if kind == "cuda":
+        raise BackendUnavailableError("device='cuda' but no GPU backend can run here: " + "; ".join(reasons))
+    logger.info("using onnxruntime-cpu: %s", "; ".join(reasons))
+    return OnnxRuntimeBackend(graphs, device="cpu", threads=threads)
+
+
+def load_kokoro(
+    device: str = "auto",
+    *,
+    graphs: str | Path | None = None,
+    weights: str | Path | None = None,
+    voices_dir: str | Path | None = None,
+    lang: str = "en-us",
+    local_files_only: bool | None = None,
+    threads: int | None = None,
+) -> KokoroModel:
+    """Load Kokoro for synthesis on ``device`` (``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``).
+
+    ``auto`` prefers a TensorRT engine, then ONNX Runtime CUDA, then ONNX Runtime CPU, and logs the
+    choice; ``cuda`` raises :class:`BackendUnavailableError` instead of falling back.
+    """
+    _parse_device(device)
+    config = ModelConfig.default()
+    graph_set = resolve_graphs(graphs, weights=weights, config=config, local_files_only=local_files_only)
+    backend = select_backend(device, graph_set, threads)
+    frontend = TextFrontend(config.vocab, lang=lang).load()
+    voices = VoiceStore(voices_dir, local_files_only=local_files_only)
+    return KokoroModel(backend, config=config, frontend=frontend, voices=voices)

@@ -1,0 +1,360 @@
+"""``KokoroModel``: text in, 24 kHz audio out, written straight into the caller's buffer.
+
+Stages, each public: :meth:`KokoroModel.phonemize` → :meth:`~KokoroModel.ids` →
+:meth:`~KokoroModel.durations` → audio (:meth:`~KokoroModel.synthesize`, :meth:`~KokoroModel.stream`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterator, Literal
+
+import numpy as np
+
+from ..config import SAMPLE_RATE, ModelConfig
+from ..errors import InvalidInputError
+from ..text import Chunk, TextFrontend, WordTimestamp, word_timestamps
+from ..voices import (
+    LIMITS,
+    Character,
+    Prosody,
+    VoiceStore,
+    apply_energy,
+    apply_pitch,
+    load_characters,
+    load_emotions,
+    resolve_prosody,
+)
+from ..voices.suggest import not_found
+from .backends.base import Backend, TextFeatures
+from .buffers import OutputTarget, wrap_output
+from .noise import DEFAULT_SEED, NoiseBank
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_SECONDS = 45.0
+"""The Vortex contract: no more than 45 s of audio per call."""
+
+ReturnTensors = Literal["np", "pt"]
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """One streamed piece of audio and the words it speaks (times from the start of the stream)."""
+
+    audio: Any
+    start_sample: int
+    text: str
+    words: list[WordTimestamp]
+
+
+@dataclass(frozen=True)
+class Speech:
+    """A finished synthesis: audio, word timings and what happened on the way."""
+
+    audio: Any
+    sample_rate: int
+    words: list[WordTimestamp]
+    truncated: bool
+    backend: str
+
+    @property
+    def seconds(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+
+@dataclass
+class _Planned:
+    """A chunk whose durations are known, so its audio length is too."""
+
+    chunk: Chunk
+    style: np.ndarray
+    features: TextFeatures
+
+    @property
+    def frames(self) -> int:
+        return int(self.features.durations.sum())
+
+
+@dataclass(frozen=True)
+class _Request:
+    voice: str
+    prosody: Prosody
+    seed: int
+    max_samples: int | None
+    script_words: int
+
+
+class KokoroModel:
+    """One loaded model: a backend running the stage graphs, the text front-end and the voices."""
+
+    sample_rate = SAMPLE_RATE
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        config: ModelConfig,
+        frontend: TextFrontend,
+        voices: VoiceStore,
+        characters: dict[str, Character] | None = None,
+        emotions: dict | None = None,
+    ) -> None:
+        self.backend = backend
+        self.config = config
+        self.frontend = frontend
+        self.voices = voices
+        self.characters = characters if characters is not None else load_characters()
+        self.emotions = emotions if emotions is not None else load_emotions()
+        self.samples_per_frame = config.samples_per_frame
+        self._noise = NoiseBank(min_length=int(DEFAULT_MAX_SECONDS * SAMPLE_RATE) + config.samples_per_frame)
+        self._lock = threading.Lock()
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name
+
+    # -- public stages -------------------------------------------------------------------------
+
+    def phonemize(self, text: str) -> str:
+        """Text → phoneme string (normalised, offline G2P)."""
+        return self.frontend.phonemize(text)
+
+    def ids(self, phonemes: str) -> list[int]:
+        """Phonemes → token ids, without the boundary tokens."""
+        return [i for chunk in self.frontend.chunks_from_phonemes(phonemes) for i in chunk.token_ids]
+
+    def durations(self, ids: list[int], voice_id: str = "af_heart", speed: float = 1.0) -> np.ndarray:
+        """Token ids (≤ 510) → frames per model token, boundary tokens included (``len(ids) + 2``)."""
+        if not 1 <= len(ids) <= self.config.max_phonemes:
+            raise InvalidInputError(f"ids must hold 1..{self.config.max_phonemes} tokens, got {len(ids)}")
+        Prosody(speed=speed)  # validates the range
+        style = self.voices.style(voice_id, len(ids))
+        with self._lock:
+            return self.backend.durations(_model_ids(ids), style, speed).durations.copy()
+
+    # -- synthesis ---------------------------------------------------------------------------
+
+    def synthesize(
+        self,
+        text: str,
+        voice_id: str = "af_heart",
+        speed: float = 1.0,
+        emotion: str = "neutral",
+        output: Any = None,
+        seed: int | None = None,
+        **options: Any,
+    ) -> Any:
+        """24 kHz mono float32 audio in [-1, 1] for ``text``; see :meth:`speak` for the options.
+
+        With ``output`` (a numpy array, torch tensor, or any array-interface / CUDA-array-interface /
+        DLPack object of float32 samples) the audio is written into it and a view of the written part
+        is returned. Without it, a new numpy array is returned (a torch tensor if
+        ``return_tensors="pt"``).
+        """
+        return self.speak(text, voice_id, speed, emotion, output, seed, **options).audio
+
+    def speak(
+        self,
+        text: str,
+        voice_id: str = "af_heart",
+        speed: float = 1.0,
+        emotion: str = "neutral",
+        output: Any = None,
+        seed: int | None = None,
+        *,
+        pitch_shift: float | None = None,
+        pitch_range: float | None = None,
+        energy: float | None = None,
+        max_seconds: float | None = DEFAULT_MAX_SECONDS,
+        return_tensors: ReturnTensors = "np",
+        phonemes: bool = False,
+    ) -> Speech:
+        """Synthesize ``text`` (or a phoneme string when ``phonemes=True``) with word timestamps.
+
+        ``voice_id`` is a stock voice, a blend (``af_sarah(0.3)+af_jessica(0.7)``) or a character
+        (``rick_c137``). Prosody composes in this order: the character's defaults, then the emotion
+        (speed, energy and pitch range multiply, pitch shift adds), then ``pitch_shift``,
+        ``pitch_range`` and ``energy`` when given (they replace), and ``speed`` multiplies last.
+        Audio beyond ``max_seconds`` is cut at a sentence boundary (``None``: no limit).
+        """
+        target = wrap_output(output) if output is not None else None
+        if target is not None:
+            target.require_device(self.backend.output_devices, self.backend.name)
+        request = self._request(text, voice_id, speed, emotion, seed, pitch_shift, pitch_range, energy, max_seconds)
+        chunks = self._chunks(text, phonemes)
+        with self._lock:
+            planned = list(self._plan(chunks, request))
+            if not planned:
+                raise InvalidInputError(f"the first sentence alone is longer than max_seconds={max_seconds:g}")
+            truncated = len(planned) < len(chunks) or planned[-1].chunk is not chunks[len(planned) - 1]
+            total = sum(p.frames for p in planned) * self.samples_per_frame
+            if target is None:
+                target = wrap_output(_allocate(total, return_tensors))
+            target.require_capacity(total)
+            words: list[WordTimestamp] = []
+            offset = 0
+            for plan in planned:
+                self._render(plan, request, target, offset)
+                words += _shifted(self._words(plan), offset / SAMPLE_RATE)
+                offset += plan.frames * self.samples_per_frame
+        return Speech(target.written(total), SAMPLE_RATE, words, truncated, self.backend.name)
+
+    def stream(
+        self,
+        text: str,
+        voice_id: str = "af_heart",
+        speed: float = 1.0,
+        emotion: str = "neutral",
+        output: Any = None,
+        seed: int | None = None,
+        *,
+        pitch_shift: float | None = None,
+        pitch_range: float | None = None,
+        energy: float | None = None,
+        max_seconds: float | None = DEFAULT_MAX_SECONDS,
+        phonemes: bool = False,
+        first_chunk_tokens: int = 100,
+    ) -> Iterator[AudioChunk]:
+        """Yield audio chunk by chunk, each as soon as it is ready; same audio as :meth:`speak`
+        for the same chunks. The first chunk is kept short (``first_chunk_tokens``) so it arrives fast.
+        With ``output``, chunks are written into it and yielded as views."""
+        target = wrap_output(output) if output is not None else None
+        if target is not None:
+            target.require_device(self.backend.output_devices, self.backend.name)
+        request = self._request(text, voice_id, speed, emotion, seed, pitch_shift, pitch_range, energy, max_seconds)
+        chunks = self._chunks(text, phonemes, first_chunk_tokens)
+        offset = 0
+        for plan in self._plan(chunks, request):
+            samples = plan.frames * self.samples_per_frame
+            with self._lock:
+                if target is None:
+                    piece = wrap_output(np.empty(samples, dtype=np.float32))
+                    self._render(plan, request, piece, 0, noise_offset=offset)
+                    audio = piece.owner
+                else:
+                    target.require_capacity(offset + samples)
+                    self._render(plan, request, target, offset)
+                    audio = target.owner[offset : offset + samples]
+            yield AudioChunk(audio, offset, plan.chunk.text, _shifted(self._words(plan), offset / SAMPLE_RATE))
+            offset += samples
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _request(self, text, voice_id, speed, emotion, seed, pitch_shift, pitch_range, energy, max_seconds) -> _Request:
+        Prosody(speed=speed)  # the multiplier itself must be in range
+        character = self.characters.get(voice_id)
+        if emotion not in self.emotions:
+            raise not_found("emotion", emotion, self.emotions)
+        prosody = resolve_prosody(
+            character, self.emotions[emotion], pitch_shift=pitch_shift, pitch_range=pitch_range, energy=energy
+        )
+        low, high = LIMITS["speed"]
+        prosody = dataclasses.replace(prosody, speed=min(max(prosody.speed * speed, low), high))
+        voice = character.voice if character else voice_id
+        self.voices.pack(voice)  # unknown voice: fail before any work
+        if max_seconds is not None and max_seconds <= 0:
+            raise InvalidInputError(f"max_seconds must be positive, got {max_seconds}")
+        if seed is not None and not (isinstance(seed, (int, np.integer)) and 0 <= seed < 2**63):
+            raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}")
+        max_samples = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
+        seed = DEFAULT_SEED if seed is None else int(seed)
+        return _Request(voice, prosody, seed, max_samples, len(text.split()) if isinstance(text, str) else 0)
+
+    def _chunks(self, text: str, phonemes: bool, first_chunk_tokens: int | None = None) -> list[Chunk]:
+        if not isinstance(text, str):
+            raise InvalidInputError(f"text must be a string, got {type(text).__name__}")
+        split = self.frontend.chunks_from_phonemes if phonemes else self.frontend.chunks
+        chunks = split(text)
+        if first_chunk_tokens and len(chunks[0].token_ids) > first_chunk_tokens:
+            head = split(chunks[0].text if not phonemes else chunks[0].phonemes, max_tokens=first_chunk_tokens)
+            chunks = [*head, *chunks[1:]]
+        return chunks
+
+    def _plan(self, chunks: list[Chunk], request: _Request) -> Iterator[_Planned]:
+        """Durations chunk by chunk, stopping at the sentence that would pass ``max_samples``."""
+        used = 0
+        for chunk in chunks:
+            plan = self._durations(chunk, request)
+            if request.max_samples is not None:
+                room = (request.max_samples - used) // self.samples_per_frame
+                if plan.frames > room:
+                    fitted = self._fit(plan, room, request)
+                    logger.warning(
+                        "Script truncated to fit %gs duration (original: %d words)",
+                        request.max_samples / SAMPLE_RATE,
+                        request.script_words,
+                    )
+                    if fitted is not None:
+                        yield fitted
+                    return
+            used += plan.frames * self.samples_per_frame
+            yield plan
+
+    def _durations(self, chunk: Chunk, request: _Request) -> _Planned:
+        style = self.voices.style(request.voice, len(chunk.token_ids))
+        features = self.backend.durations(_model_ids(chunk.token_ids), style, request.prosody.speed)
+        return _Planned(chunk, style, features)
+
+    def _fit(self, plan: _Planned, room: int, request: _Request) -> _Planned | None:
+        """The longest sentence-aligned prefix of ``plan`` that fits in ``room`` frames."""
+        ends = np.cumsum(plan.features.durations)  # frames up to and including each model token
+        for word in reversed(_sentence_ends(plan.chunk.words)):
+            if ends[word.end_token] > room:  # boundary token + words so far
+                continue
+            prefix = _prefix(plan.chunk, word)
+            fitted = self._durations(prefix, request)
+            if fitted.frames <= room:
+                return fitted
+        return None
+
+    def _render(self, plan: _Planned, request: _Request, target: OutputTarget, offset: int, noise_offset=None):
+        frame_index = np.repeat(np.arange(plan.features.durations.shape[0]), plan.features.durations)
+        f0, n = self.backend.prosody(plan.features, frame_index, plan.style)
+        prosody = request.prosody
+        if prosody.pitch_shift != 0 or prosody.pitch_range != 1:
+            f0 = apply_pitch(f0, prosody.pitch_shift, prosody.pitch_range)
+        if prosody.energy != 1:
+            n = apply_energy(n, prosody.energy)
+        samples = frame_index.shape[0] * self.samples_per_frame
+        start = offset if noise_offset is None else noise_offset
+        noise = self._noise.get(request.seed, start, start + samples)
+        self.backend.decode(plan.features, frame_index, f0, n, plan.style, noise, target, offset)
+
+    def _words(self, plan: _Planned) -> list[WordTimestamp]:
+        return word_timestamps(plan.chunk.words, plan.features.durations, self.samples_per_frame, SAMPLE_RATE)
+
+
+def _model_ids(token_ids: list[int]) -> np.ndarray:
+    """Model input: the token ids between two boundary tokens (id 0), batch of one."""
+    return np.array([[0, *token_ids, 0]], dtype=np.int64)
+
+
+def _allocate(samples: int, return_tensors: ReturnTensors) -> Any:
+    if return_tensors == "pt":
+        import torch
+
+        return torch.empty(samples, dtype=torch.float32)
+    if return_tensors != "np":
+        raise InvalidInputError(f"return_tensors must be 'np' or 'pt', got {return_tensors!r}")
+    return np.empty(samples, dtype=np.float32)
+
+
+def _shifted(words: list[WordTimestamp], seconds: float) -> list[WordTimestamp]:
+    return [WordTimestamp(w.word, w.start + seconds, w.end + seconds) for w in words]
+
+
+def _sentence_ends(words) -> list:
+    return [w for w in words if w.text.rstrip("\"')]”’").endswith((".", "!", "?", "…"))]
+
+
+def _prefix(chunk: Chunk, last_word) -> Chunk:
+    """``chunk`` up to and including ``last_word`` (phoneme-level cut, no new G2P)."""
+    cut = last_word.end_token
+    words = [w for w in chunk.words if w.end_token <= cut]
+    text = " ".join(w.spoken for w in words)
+    return Chunk(text=text, phonemes=chunk.phonemes[:cut], token_ids=chunk.token_ids[:cut], words=words)
+
