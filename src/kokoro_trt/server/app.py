@@ -1,0 +1,58 @@
+"""``create_app``: the FastAPI application around one shared model."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable
+
+from fastapi import Depends, FastAPI, Request, Response
+
+from .auth import require_key
+from .errors import install_handlers
+from .info import router as info_router
+from .metrics import Metrics
+from .settings import Settings
+from .speech import router as speech_router
+from .state import ModelState
+from .websocket import router as ws_router
+
+
+def create_app(model: Any | Callable[[], Any], settings: Settings | None = None) -> FastAPI:
+    """The app serving ``model`` (a loaded :class:`~kokoro_trt.runtime.KokoroModel`) or a zero-argument
+    loader called in a thread at startup, while ``/health`` answers 503 "loading"."""
+    settings = settings or Settings()
+    metrics = Metrics()
+    state = ModelState(settings, metrics)
+    loader = model if callable(model) and not hasattr(model, "stream") else None
+    if loader is None:
+        state.ready(model)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(state.load(loader)) if loader is not None else None
+        yield
+        if task is not None:
+            task.cancel()
+        if state.service is not None:
+            state.service.shutdown()
+
+    app = FastAPI(title="kokoro-trt", summary="Kokoro-82M text to speech, OpenAI-compatible", lifespan=lifespan)
+    app.state.settings, app.state.metrics, app.state.model = settings, metrics, state
+    install_handlers(app)
+    app.include_router(speech_router, dependencies=[Depends(require_key)])
+    app.include_router(info_router)
+    app.include_router(ws_router)
+
+    @app.middleware("http")
+    async def count(request: Request, call_next: Callable) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "other")
+        metrics.requests.labels(path, str(response.status_code)).inc()
+        metrics.latency.labels(path).observe(time.perf_counter() - start)
+        return response
+
+    return app

@@ -1,0 +1,82 @@
+"""OpenAI-style JSON errors (``{"error": {"message", "type", "param", "code"}}``) and their handlers."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import BackendError, InvalidInputError, KokoroError, VoiceNotFoundError
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error with its HTTP status and OpenAI error fields."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.type, self.param, self.code = status, message, type, param, code
+        self.headers = headers
+
+    def body(self) -> dict:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+
+
+def from_exception(exc: BaseException) -> ApiError:
+    """The :class:`ApiError` for any exception raised while serving a request."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, VoiceNotFoundError):
+        param = "emotion" if "emotion" in str(exc).split("'")[0] else "voice"
+        return ApiError(400, str(exc), param=param, code=f"{param}_not_found")
+    if isinstance(exc, InvalidInputError):
+        return ApiError(400, str(exc), code="invalid_value")
+    if isinstance(exc, BackendError):
+        return ApiError(500, f"inference failed: {exc}", type="server_error", code="backend_error")
+    if isinstance(exc, KokoroError):
+        return ApiError(500, str(exc), type="server_error")
+    logger.exception("unexpected error", exc_info=exc)
+    return ApiError(500, f"internal error: {type(exc).__name__}", type="server_error")
+
+
+def _validation_error(exc: RequestValidationError) -> ApiError:
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = [str(part) for part in first.get("loc", ()) if part != "body"]
+    param = ".".join(loc) or None
+    message = f"{param}: {first.get('msg', 'invalid value')}" if param else first.get("msg", "invalid request")
+    return ApiError(400, message, param=param, code="invalid_value")
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Every error leaves as an OpenAI-style JSON body."""
+
+    async def api_error(_: Request, exc: Exception) -> JSONResponse:
+        return from_exception(exc).response()
+
+    async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_error(exc).response()
+
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
+        return ApiError(exc.status_code, str(exc.detail), type=kind, headers=exc.headers).response()
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(KokoroError, api_error)
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(StarletteHTTPException, http_error)
