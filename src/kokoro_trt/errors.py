@@ -48,3 +48,15 @@ class StaleEngineError(KokoroError):
 
 class ExportError(KokoroError, RuntimeError):
     """Exporting or importing model weights failed."""
+
+
+class EngineBuildError(KokoroError, RuntimeError):
+    """Compiling a graph into a TensorRT engine failed; the message carries the builder's errors."""
+
+
+class DeviceOutOfMemoryError(BackendError):
+    """The GPU ran out of memory. Free memory (or shorten the input) and call again."""
+
+
+class DeviceLostError(BackendError):
+    """The CUDA context is unusable (illegal address, launch failure, lost device): reload the model."""

@@ -64,8 +64,23 @@ def _parse_device(device: str) -> tuple[str, int]:
 
 
 def _gpu_candidates(graphs: GraphSet, device_id: int, threads: int | None) -> list[tuple[str, Callable[[], Backend]]]:
-    """GPU backends, most preferred first."""
-    return [("onnxruntime-cuda", lambda: OnnxRuntimeBackend(graphs, device="cuda", device_id=device_id))]
+    """GPU backends, most preferred first: native TensorRT engines, TensorRT-RTX, ONNX Runtime CUDA."""
+
+    def tensorrt() -> Backend:
+        from .backends.tensorrt import load_tensorrt
+
+        return load_tensorrt(graphs, device_id)
+
+    def tensorrt_rtx() -> Backend:
+        from .backends.tensorrt_rtx import load_tensorrt_rtx
+
+        return load_tensorrt_rtx(graphs, device_id, threads)
+
+    return [
+        ("tensorrt", tensorrt),
+        ("tensorrt-rtx", tensorrt_rtx),
+        ("onnxruntime-cuda", lambda: OnnxRuntimeBackend(graphs, device="cuda", device_id=device_id)),
+    ]
 
 
 def select_backend(device: str, graphs: GraphSet, threads: int | None = None) -> Backend:

@@ -8,8 +8,9 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 
-from ...errors import BackendError, KokoroError
+from ...errors import KokoroError
 from ..buffers import OutputTarget
+from .cuda import error_type_for_message
 
 
 @dataclass
@@ -57,4 +58,4 @@ def backend_errors(backend: str, stage: str) -> Iterator[None]:
         raise
     except Exception as exc:  # ORT, TensorRT and CUDA raise assorted types
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BackendError(f"{backend} failed in the {stage} stage: {message}") from exc
+        raise error_type_for_message(message)(f"{backend} failed in the {stage} stage: {message}") from exc
