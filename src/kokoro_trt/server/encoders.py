@@ -77,7 +77,8 @@ class SoundFileEncoder:
 
         buffer = io.BytesIO()
         audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
-        sf.write(buffer, audio, self.sample_rate, format=self.format, subtype="PCM_16")
+        samples = np.frombuffer(to_pcm16(audio), "<i2")  # same rounding as pcm
+        sf.write(buffer, samples, self.sample_rate, format=self.format, subtype="PCM_16")
         return buffer.getvalue()
 
 
