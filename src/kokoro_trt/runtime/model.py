@@ -40,6 +40,8 @@ DEFAULT_MAX_SECONDS = 45.0
 
 ReturnTensors = Literal["np", "pt"]
 
+_SENTENCE_END = frozenset(".!?…")
+
 
 @dataclass(frozen=True)
 class AudioChunk:
@@ -300,13 +302,14 @@ class KokoroModel:
         return _Planned(chunk, style, features)
 
     def _fit(self, plan: _Planned, room: int, request: _Request) -> _Planned | None:
-        """The longest sentence-aligned prefix of ``plan`` that fits in ``room`` frames."""
-        ends = np.cumsum(plan.features.durations)  # frames up to and including each model token
-        for word in reversed(_sentence_ends(plan.chunk.words)):
-            if ends[word.end_token] > room:  # boundary token + words so far
+        """The longest prefix of ``plan`` ending at a sentence end that fits in ``room`` frames."""
+        frames_through = np.cumsum(plan.features.durations)  # model token k = phoneme k - 1
+        phonemes = plan.chunk.phonemes
+        cuts = [k + 1 for k, symbol in enumerate(phonemes) if symbol in _SENTENCE_END]
+        for cut in reversed(cuts):
+            if frames_through[cut] > room:
                 continue
-            prefix = _prefix(plan.chunk, word)
-            fitted = self._durations(prefix, request)
+            fitted = self._durations(_prefix(plan.chunk, cut), request)
             if fitted.frames <= room:
                 return fitted
         return None
@@ -347,14 +350,8 @@ def _shifted(words: list[WordTimestamp], seconds: float) -> list[WordTimestamp]:
     return [WordTimestamp(w.word, w.start + seconds, w.end + seconds) for w in words]
 
 
-def _sentence_ends(words) -> list:
-    return [w for w in words if w.text.rstrip("\"')]”’").endswith((".", "!", "?", "…"))]
-
-
-def _prefix(chunk: Chunk, last_word) -> Chunk:
-    """``chunk`` up to and including ``last_word`` (phoneme-level cut, no new G2P)."""
-    cut = last_word.end_token
+def _prefix(chunk: Chunk, cut: int) -> Chunk:
+    """The first ``cut`` phonemes of ``chunk`` and the words inside them (no new G2P)."""
     words = [w for w in chunk.words if w.end_token <= cut]
     text = " ".join(w.spoken for w in words)
     return Chunk(text=text, phonemes=chunk.phonemes[:cut], token_ids=chunk.token_ids[:cut], words=words)
-

@@ -1,0 +1,204 @@
+"""KokoroModel on ONNX Runtime CPU: buffers, determinism, errors, chunking, streaming."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from kokoro_trt import BackendError, InvalidInputError, OutputBufferError, VoiceNotFoundError
+from kokoro_trt.runtime import load_kokoro
+
+TEXT = "Hello world. This is a short test of the runtime, with two sentences."
+LONG = " ".join(f"Sentence number {i} talks about the weather and the sea." for i in range(1, 26))
+
+
+def test_synthesize_returns_float32_in_range(tiny_model):
+    audio = tiny_model.synthesize(TEXT)
+    assert isinstance(audio, np.ndarray) and audio.dtype == np.float32 and audio.ndim == 1
+    assert audio.size % 600 == 0 and audio.size > 0
+    assert np.abs(audio).max() <= 1.0 and np.abs(audio).max() > 0
+
+
+def test_same_inputs_and_seed_are_bit_identical(tiny_model):
+    first = tiny_model.synthesize(TEXT, seed=7)
+    assert np.array_equal(first, tiny_model.synthesize(TEXT, seed=7))
+    assert np.array_equal(tiny_model.synthesize(TEXT), tiny_model.synthesize(TEXT, seed=None))
+    assert not np.array_equal(first, tiny_model.synthesize(TEXT, seed=8))
+
+
+def test_bit_identical_across_processes(tiny_model, tiny_graphs, voices_dir, tmp_path):
+    script = (
+        "import sys, numpy as np; from kokoro_trt.runtime import load_kokoro;"
+        f"m = load_kokoro('cpu', graphs=r'{tiny_graphs.directory}', voices_dir=r'{voices_dir}');"
+        f"np.save(r'{tmp_path / 'a.npy'}', m.synthesize({TEXT!r}, seed=3))"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=300)
+    assert np.array_equal(np.load(tmp_path / "a.npy"), tiny_model.synthesize(TEXT, seed=3))
+
+
+def test_writes_into_numpy_buffer_and_returns_a_view(tiny_model):
+    buffer = np.full(45 * 24000, np.nan, dtype=np.float32)
+    view = tiny_model.synthesize(TEXT, output=buffer)
+    assert np.shares_memory(view, buffer) and view.base is buffer
+    assert np.array_equal(view, tiny_model.synthesize(TEXT))
+    assert np.isnan(buffer[view.size :]).all()
+
+
+def test_writes_into_torch_buffer(tiny_model):
+    torch = pytest.importorskip("torch")
+    buffer = torch.zeros(45 * 24000)
+    view = tiny_model.synthesize(TEXT, output=buffer)
+    assert isinstance(view, torch.Tensor) and view.data_ptr() == buffer.data_ptr()
+    assert np.array_equal(view.numpy(), tiny_model.synthesize(TEXT))
+    assert isinstance(tiny_model.synthesize(TEXT, return_tensors="pt"), torch.Tensor)
+
+
+def test_writes_into_array_interface_and_dlpack_objects(tiny_model):
+    class Exposed:
+        def __init__(self, array):
+            self.array = array
+            self.__array_interface__ = array.__array_interface__
+
+        def __getitem__(self, key):
+            return self.array[key]
+
+    backing = np.zeros(45 * 24000, dtype=np.float32)
+    view = tiny_model.synthesize(TEXT, output=Exposed(backing))
+    assert np.shares_memory(view, backing)
+    assert np.array_equal(backing[: view.size], tiny_model.synthesize(TEXT))
+
+
+def _peak_allocation(model, text: str, **options) -> tuple[int, np.ndarray]:
+    tracemalloc.start()
+    try:
+        audio = model.synthesize(text, **options)
+        return tracemalloc.get_traced_memory()[1], audio
+    finally:
+        tracemalloc.stop()
+
+
+def test_no_audio_sized_allocation_per_call(tiny_model):
+    """Same text at half speed: twice the audio, and no more memory allocated for it."""
+    buffer = np.zeros(45 * 24000, dtype=np.float32)
+    for speed in (1.0, 0.5):  # warm up: noise table, voice cache, G2P
+        tiny_model.synthesize(LONG[:250], speed=speed, output=buffer)
+    peak_fast, fast = _peak_allocation(tiny_model, LONG[:250], output=buffer)
+    peak_slow, slow = _peak_allocation(tiny_model, LONG[:250], speed=0.5, output=buffer)
+    extra_audio = slow.nbytes - fast.nbytes
+    assert extra_audio > 1_000_000
+    assert peak_slow - peak_fast < 0.05 * extra_audio, (peak_fast, peak_slow, extra_audio)
+    peak_alloc, _ = _peak_allocation(tiny_model, LONG[:250], speed=0.5)
+    assert peak_alloc >= slow.nbytes  # without a buffer the audio is allocated, and the probe sees it
+
+
+def test_bad_buffers_fail_before_any_work(tiny_model, monkeypatch):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("backend called")
+
+    monkeypatch.setattr(tiny_model.backend, "durations", must_not_run)
+    for bad in (np.zeros(1000, np.float64), np.zeros((10, 100), np.float32), np.zeros(2000, np.float32)[::2]):
+        with pytest.raises(OutputBufferError):
+            tiny_model.synthesize(TEXT, output=bad)
+
+    class DeviceBuffer:
+        __cuda_array_interface__ = {"data": (1234, False), "shape": (1000,), "typestr": "<f4", "version": 3}
+
+    with pytest.raises(OutputBufferError, match="cuda"):
+        tiny_model.synthesize(TEXT, output=DeviceBuffer())
+
+
+def test_too_small_buffer_is_rejected_before_decoding(tiny_model, monkeypatch):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("decoder called")
+
+    monkeypatch.setattr(tiny_model.backend, "decode", must_not_run)
+    with pytest.raises(OutputBufferError, match="needs"):
+        tiny_model.synthesize(TEXT, output=np.zeros(600, np.float32))
+
+
+def test_input_errors_are_typed(tiny_model):
+    with pytest.raises(InvalidInputError):
+        tiny_model.synthesize("   ")
+    with pytest.raises(VoiceNotFoundError, match="af_heart"):
+        tiny_model.synthesize(TEXT, voice_id="af_hart")
+    with pytest.raises(VoiceNotFoundError, match="excited"):
+        tiny_model.synthesize(TEXT, emotion="excitd")
+    with pytest.raises(InvalidInputError, match="speed"):
+        tiny_model.synthesize(TEXT, speed=5.0)
+    with pytest.raises(InvalidInputError):
+        tiny_model.synthesize(TEXT, seed=-1)
+    with pytest.raises(InvalidInputError):
+        load_kokoro("gpu0")
+
+
+def test_backend_failure_is_typed_and_the_next_call_works(tiny_model, monkeypatch):
+    expected = tiny_model.synthesize(TEXT)
+    session = tiny_model.backend.sessions["decoder"]
+
+    class Exploding:
+        def __getattr__(self, name):
+            return getattr(session, name)
+
+        def run_with_iobinding(self, binding):
+            raise RuntimeError("Failed to allocate memory for requested buffer of size 123")
+
+    monkeypatch.setitem(tiny_model.backend.sessions, "decoder", Exploding())
+    with pytest.raises(BackendError, match="decoder stage"):
+        tiny_model.synthesize(TEXT)
+    monkeypatch.undo()
+    assert np.array_equal(tiny_model.synthesize(TEXT), expected)
+
+
+def test_long_script_is_chunked_without_loss(tiny_model):
+    speech = tiny_model.speak(LONG, max_seconds=None)
+    spoken = [w.word for w in speech.words]
+    assert spoken == [w.strip(".,") for w in LONG.split()]
+    assert all(a.end <= b.start + 1e-9 for a, b in zip(speech.words, speech.words[1:]))
+    assert speech.words[-1].end <= speech.seconds + 1e-9 and not speech.truncated
+
+
+def test_over_long_script_is_cut_at_a_sentence(tiny_model, caplog):
+    with caplog.at_level(logging.WARNING):
+        speech = tiny_model.speak(LONG, max_seconds=10.0)
+    assert speech.truncated and 0 < speech.seconds <= 10.0
+    assert f"Script truncated to fit 10s duration (original: {len(LONG.split())} words)" in caplog.text
+    last = speech.words[-1].word
+    assert last == "sea", f"cut mid-sentence after {last!r}"
+
+
+def test_stream_yields_the_same_audio_as_speak(tiny_model):
+    chunks = list(tiny_model.stream(LONG[:600], first_chunk_tokens=40))
+    assert len(chunks) >= 2
+    assert len(chunks[0].audio) < len(chunks[1].audio) or len(chunks) > 2
+    streamed = np.concatenate([c.audio for c in chunks])
+    assert [c.start_sample for c in chunks] == list(np.cumsum([0] + [len(c.audio) for c in chunks[:-1]]))
+    buffer = np.zeros(45 * 24000, np.float32)
+    in_place = np.concatenate([c.audio for c in tiny_model.stream(LONG[:600], output=buffer, first_chunk_tokens=40)])
+    assert np.array_equal(streamed, in_place)
+
+
+def test_stages_are_public(tiny_model):
+    phonemes = tiny_model.phonemize("Hello world.")
+    ids = tiny_model.ids(phonemes)
+    durations = tiny_model.durations(ids)
+    assert len(durations) == len(ids) + 2 and (durations >= 1).all()
+    speech = tiny_model.speak(phonemes, phonemes=True)
+    assert speech.audio.size == durations.sum() * 600
+
+
+def test_memory_does_not_grow_with_varying_lengths(tiny_model):
+    import resource
+
+    texts = [LONG[: 12 + (7 * i) % 50] for i in range(100)]  # 100 calls, 50 different lengths
+    for text in texts[:10]:
+        tiny_model.synthesize(text)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for text in texts:
+        tiny_model.synthesize(text)
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 64, f"peak RSS grew by {grown_mib:.0f} MiB over 100 calls"
