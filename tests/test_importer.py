@@ -14,7 +14,8 @@ import torch
 from onnx import helper, numpy_helper
 
 from kokoro_trt.errors import ExportError, ModelNotFoundError
-from kokoro_trt.export.importer import build_kmodel_from_state_dict, import_kokoro_onnx
+from kokoro_trt.export.importer import import_kokoro_onnx
+from kokoro_trt.export.kmodel import build_kmodel
 from kokoro_trt.export.onnx_weights import OnnxWeights
 
 INT8_CANDIDATE = Path("/tmp/kk/int8.onnx")
@@ -62,7 +63,7 @@ def imported(int8_path, model_config):
 
 @pytest.fixture(scope="module")
 def kmodel(imported, model_config):
-    return build_kmodel_from_state_dict(imported[0], model_config.raw)
+    return build_kmodel(model_config, imported[0])
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from ..assets import cache_dir
 from ..errors import EngineBuildError, KokoroError
 from ..graphs import STAGES, GraphSet
 from ..hashing import sha256_file
-from .device import DeviceInfo, current_device
+from .device import current_device
 from .manifest import EngineManifest
 from .profiles import AxisRange, axis_ranges, stage_profile
 from .store import EngineSet, default_engine_dir, engine_path

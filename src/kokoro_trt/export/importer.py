@@ -6,7 +6,6 @@ back into ``KModel`` gives a torch model to export our own graphs from, without 
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -15,14 +14,15 @@ import numpy as np
 import torch
 from kokoro.model import KModel
 
+from ..config import ModelConfig
 from ..errors import ExportError
+from .kmodel import build_kmodel
 from .onnx_weights import OnnxWeights
 from .weight_mapping import Skeleton, map_weights, skeleton_of
 
 StateDict = dict[str, dict[str, torch.Tensor]]
 """Kokoro's checkpoint layout: {"bert": {...}, "bert_encoder": ..., "predictor", "text_encoder", "decoder"}."""
 
-REPO_ID = "hexgrad/Kokoro-82M"
 PARTS = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")
 GRAPH_INPUTS = frozenset({"tokens", "style", "speed"})
 # ALBERT's pooler runs but its output is discarded (CustomAlbert returns last_hidden_state), so the
@@ -87,26 +87,10 @@ def import_kokoro_onnx(path: str | Path, config: Mapping) -> tuple[StateDict, Im
     return state_dict, report
 
 
-def build_kmodel_from_state_dict(state_dict: Mapping[str, Mapping[str, torch.Tensor]], config: Mapping) -> KModel:
-    """A CPU ``KModel`` in eval mode with every part of ``state_dict`` loaded strictly."""
-    model = _new_kmodel(config)
-    for part in PARTS:
-        getattr(model, part).load_state_dict(state_dict[part], strict=True)
-    return model.eval()
-
-
-def _new_kmodel(config: Mapping) -> KModel:
-    with tempfile.TemporaryDirectory() as tmp:
-        empty = Path(tmp) / "empty.pth"
-        torch.save({}, empty)
-        # With both config and model given, KModel downloads nothing.
-        return KModel(repo_id=REPO_ID, config=dict(config), model=str(empty))
-
-
 def _skeleton_model(config: Mapping) -> KModel:
     """KModel on the meta device: its structure and shapes without allocating or initialising weights."""
     with torch.device("meta"):
-        return _new_kmodel(config)
+        return build_kmodel(ModelConfig.from_dict(config))
 
 
 def _identity_norms(model: torch.nn.Module) -> dict[str, float]:
