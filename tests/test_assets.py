@@ -25,6 +25,23 @@ from kokoro_trt.assets import fallback, hub
 from kokoro_trt.config import ModelConfig
 from kokoro_trt.errors import ChecksumError, InvalidInputError, ModelNotFoundError
 
+
+REAL_PROBE = hub.hub_reachable
+
+
+@pytest.fixture(autouse=True)
+def hub_answers(monkeypatch):
+    """The fake hubs below stand in for a reachable Hub; the probe itself is tested separately."""
+    monkeypatch.setattr(hub, "hub_reachable", lambda endpoint, timeout=3.0: True)
+
+
+def test_unreachable_hub_is_detected_fast_and_not_retried(monkeypatch):
+    assert REAL_PROBE.__wrapped__("http://127.0.0.1:1", timeout=1.0) is False  # closed port: refused
+    monkeypatch.setattr(hub, "hub_reachable", lambda endpoint, timeout=3.0: False)
+    monkeypatch.setattr(hub, "hf_hub_download", lambda *a, **k: pytest.fail("downloaded from an unreachable hub"))
+    with pytest.raises(ModelNotFoundError, match="unreachable"):
+        hub.download_file("kokoro-v1_0.pth")
+
 FALLBACK_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
 FALLBACK_SIZE = 92_361_271
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

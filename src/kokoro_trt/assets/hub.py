@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import socket
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import urlparse
 
 from huggingface_hub import constants, hf_hub_download, snapshot_download
 from huggingface_hub.errors import EntryNotFoundError, HFValidationError, LocalEntryNotFoundError
@@ -45,8 +48,26 @@ def cached_file(filename: str, *, repo_id: str = DEFAULT_REPO, cache_dir: Path |
         raise InvalidInputError(f"Invalid Hugging Face repo id or filename: {exc}") from exc
 
 
+@functools.lru_cache(maxsize=4)
+def hub_reachable(endpoint: str, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the Hub opens within ``timeout`` (asked once per process).
+
+    huggingface_hub retries a dead network for ~20 s per file; one quick probe lets an offline
+    machine go straight to its local fallbacks.
+    """
+    url = urlparse(endpoint)
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
+        return True
+    except OSError as exc:
+        logger.warning("The Hugging Face Hub (%s) is unreachable (%s); using local files only.", endpoint, exc)
+        return False
+
+
 def download_file(filename: str, *, repo_id: str = DEFAULT_REPO, cache_dir: Path | None = None) -> Path:
     """Download into the Hugging Face cache; any failure becomes :class:`ModelNotFoundError`."""
+    if not hub_reachable(constants.ENDPOINT):
+        raise ModelNotFoundError(f"Could not download {filename!r} from {repo_id!r}: the Hub is unreachable. {FIX}")
     try:
         return Path(hf_hub_download(repo_id, filename, cache_dir=cache_dir))
     except _HUB_ERRORS as exc:
