@@ -63,13 +63,15 @@ def _parse_device(device: str) -> tuple[str, int]:
     return kind, int(index or 0)
 
 
-def _gpu_candidates(graphs: GraphSet, device_id: int, threads: int | None) -> list[tuple[str, Callable[[], Backend]]]:
+def _gpu_candidates(
+    graphs: GraphSet, device_id: int, threads: int | None, stream: object = None
+) -> list[tuple[str, Callable[[], Backend]]]:
     """GPU backends, most preferred first: native TensorRT engines, TensorRT-RTX, ONNX Runtime CUDA."""
 
     def tensorrt() -> Backend:
         from .backends.tensorrt import load_tensorrt
 
-        return load_tensorrt(graphs, device_id)
+        return load_tensorrt(graphs, device_id, stream)
 
     def tensorrt_rtx() -> Backend:
         from .backends.tensorrt_rtx import load_tensorrt_rtx
@@ -83,13 +85,13 @@ def _gpu_candidates(graphs: GraphSet, device_id: int, threads: int | None) -> li
     ]
 
 
-def select_backend(device: str, graphs: GraphSet, threads: int | None = None) -> Backend:
+def select_backend(device: str, graphs: GraphSet, threads: int | None = None, stream: object = None) -> Backend:
     """``auto``: first GPU backend that loads, else CPU (logging why); ``cuda``: a GPU or an error."""
     kind, device_id = _parse_device(device)
     if kind == "cpu":
         return OnnxRuntimeBackend(graphs, device="cpu", threads=threads)
     reasons = []
-    for name, factory in _gpu_candidates(graphs, device_id, threads):
+    for name, factory in _gpu_candidates(graphs, device_id, threads, stream):
         try:
             backend = factory()
         except BackendUnavailableError as exc:
@@ -112,16 +114,20 @@ def load_kokoro(
     lang: str = "en-us",
     local_files_only: bool | None = None,
     threads: int | None = None,
+    cuda_stream: object = None,
 ) -> KokoroModel:
     """Load Kokoro for synthesis on ``device`` (``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``).
 
     ``auto`` prefers a TensorRT engine, then ONNX Runtime CUDA, then ONNX Runtime CPU, and logs the
     choice; ``cuda`` raises :class:`BackendUnavailableError` instead of falling back.
+    ``cuda_stream`` (a ``torch.cuda.Stream``, a raw ``cudaStream_t`` or anything with
+    ``__cuda_stream__``) is the stream the TensorRT backend runs and synchronises on, so audio can run
+    beside the caller's other GPU work; other backends use their own stream.
     """
     _parse_device(device)
     config = ModelConfig.default()
     graph_set = resolve_graphs(graphs, weights=weights, config=config, local_files_only=local_files_only)
-    backend = select_backend(device, graph_set, threads)
+    backend = select_backend(device, graph_set, threads, cuda_stream)
     frontend = TextFrontend(config.vocab, lang=lang).load()
     voices = VoiceStore(voices_dir, local_files_only=local_files_only)
     return KokoroModel(backend, config=config, frontend=frontend, voices=voices)
