@@ -1,0 +1,40 @@
+"""Benchmarks reuse the test fixtures (``tests/conftest.py``) and collect ``bench_*.py``.
+
+``pytest benchmarks/`` from the repo root runs every benchmark file; name one to run only it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+# Loaded under its own name: this file is also a module called "conftest".
+_spec = importlib.util.spec_from_file_location("kokoro_trt_tests_conftest", ROOT / "tests" / "conftest.py")
+_tests = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_tests)
+
+shared_dir = _tests.shared_dir
+voices_dir = _tests.voices_dir
+model_config = _tests.model_config
+real_model = _tests.real_model
+
+
+@pytest.fixture(scope="session")
+def real_graphs():
+    """As the test fixture, but from the export cache ($KOKORO_TRT_CACHE): ~30 s saved per run."""
+    from kokoro_trt.assets import resolve_weights
+    from kokoro_trt.export.pipeline import export_model
+
+    return export_model(resolve_weights(local_files_only=True), progress=False)
+
+
+def pytest_collect_file(parent, file_path):
+    if file_path.suffix == ".py" and file_path.name.startswith("bench_") and not parent.session.isinitpath(file_path):
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None
