@@ -106,12 +106,13 @@ def test_pitch_properties(f0: np.ndarray, shift: float, spread: float) -> None:
     assert (np.diff(out[voiced][order]) >= 0).all()  # a monotonic map: contour shape is kept
 
 
-def test_energy_adds_log_gain_to_n() -> None:
-    n = np.array([[-2.0, 0.0, 1.5]], dtype=np.float32)
+def test_energy_scales_the_speech_part_of_n() -> None:
+    n = np.array([[-9.0, -2.0, 0.0, 1.5, 6.0]], dtype=np.float32)
     louder = apply_energy(n, 1.5)
-    np.testing.assert_allclose(louder, n + math.log(1.5), rtol=1e-6)
-    np.testing.assert_allclose(np.exp(louder), np.exp(n) * 1.5, rtol=1e-6)  # magnitudes scale by energy
-    assert (apply_energy(n, 0.5) < n).all() and louder.dtype == np.float32
+    np.testing.assert_allclose(louder, [[-9.0, -2.0, 0.0, 2.25, 9.0]], rtol=1e-6)  # pauses (N <= 0) untouched
+    np.testing.assert_allclose(apply_energy(n, 0.5), [[-9.0, -2.0, 0.0, 0.75, 3.0]], rtol=1e-6)
+    assert louder.dtype == np.float32 and louder is not n
     np.testing.assert_array_equal(apply_energy(n, 1.0), n)
+    assert (np.diff(apply_energy(np.linspace(-10, 10, 41), 0.5)) > 0).all()  # still monotonic in N
     with pytest.raises(InvalidInputError, match="energy"):
         apply_energy(n, 2.5)

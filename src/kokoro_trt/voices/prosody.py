@@ -1,9 +1,11 @@
 """Prosody controls and the numpy transforms the runtime applies between the prosody predictor and decoder.
 
 Kokoro's prosody predictor emits two curves per frame: ``F0`` (pitch, Hz; near 0 where unvoiced) and
-``N``. We take ``N`` to be what StyleTTS 2, Kokoro's parent model, trains it on: the natural log of each
-frame's spectral magnitude norm (``log ||mel||_2`` of the linear-magnitude mel spectrum). Scaling a
-frame's magnitude by ``energy`` therefore adds ``ln(energy)`` to ``N``.
+``N``. StyleTTS 2, Kokoro's parent model, trains ``N`` on the log of each frame's mel magnitude norm, but
+the decoder does not treat it as a gain: on real Kokoro-82M v1.0 speech ``N`` sits near -9 in pauses and
++5..+9 in speech, and adding ``ln(1.5)`` to it raises the output RMS by under 2 %. Loudness follows ``N``
+only weakly (about 4-5 % RMS per unit of ``N``), so :func:`apply_energy` scales the speech part of the
+curve instead (see there); it reads as vocal effort and level together.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class Prosody:
     """How to speak; each field is checked against :data:`LIMITS`.
 
     ``speed``: tempo factor; ``pitch_shift``: semitones; ``pitch_range``: factor on the F0 spread (log
-    domain); ``energy``: factor on frame magnitudes.
+    domain); ``energy``: loudness/effort factor on the speech part of ``N`` (see :func:`apply_energy`).
     """
 
     speed: float = 1.0
@@ -78,7 +80,16 @@ def apply_pitch(f0: np.ndarray, pitch_shift: float = 0.0, pitch_range: float = 1
 
 
 def apply_energy(n: np.ndarray, energy: float = 1.0) -> np.ndarray:
-    """Scale every frame's magnitude by ``energy``: ``N + ln(energy)`` on Kokoro's log-norm ``N`` curve."""
+    """Louder (``energy > 1``) or softer (``< 1``) speech: ``N + (energy - 1) * max(N, 0)``; returns a new array.
+
+    The positive (speech) part of Kokoro's ``N`` curve is multiplied by ``energy``; pause frames (``N <= 0``)
+    are left alone so silence stays silent. ``energy`` is not an exact gain: measured on Kokoro-82M v1.0
+    (tests/test_voices_real.py), 1.5 raises the RMS by about 16 %, 2.0 by about 32 % and 0.5 lowers it by
+    about 17 %, with speech staying intelligible across the whole range.
+    """
     energy = check_field("energy", energy)
     n = np.asarray(n)
-    return (n + math.log(energy)).astype(np.result_type(n.dtype, np.float32))
+    n = n.astype(np.result_type(n.dtype, np.float32), copy=True)
+    if energy == 1.0:
+        return n
+    return (n + (energy - 1.0) * np.maximum(n, 0)).astype(n.dtype)
