@@ -11,9 +11,9 @@ import functools
 
 import numpy as np
 import pytest
-from pitch import active_rms, track_f0
 
 from kokoro_trt.voices.presets import load_characters, load_emotions
+from pitch import active_rms, track_f0
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ MAX_WER = 0.05
 def speak(real_model):
     """Cached synthesis: ``speak(voice, text=SENTENCE, emotion="neutral", **prosody) -> audio``."""
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def cached(voice, text, emotion, items):
         return real_model.synthesize(text, voice, emotion=emotion, **dict(items))
 
@@ -55,8 +55,15 @@ def test_excited_is_livelier_and_sad_is_lower_and_slower(speak):
     for emotion in ("neutral", "excited", "sad"):
         audio = speak(emotion=emotion)
         f0 = track_f0(audio)
-        stats[emotion] = {"mean": f0.mean(), "std": f0.std(), "log_std": np.log(f0).std(), "s": seconds(audio)}
-    print("emotion F0/duration:", {e: {k: round(float(v), 3) for k, v in s.items()} for e, s in stats.items()})
+        stats[emotion] = {
+            "mean": f0.mean(),
+            "std": f0.std(),
+            "log_std": np.log(f0).std(),
+            "s": seconds(audio),
+        }
+    print(
+        "emotion F0/duration:", {e: {k: round(float(v), 3) for k, v in s.items()} for e, s in stats.items()}
+    )
     neutral, excited, sad = stats["neutral"], stats["excited"], stats["sad"]
     assert excited["std"] > neutral["std"] and excited["log_std"] > neutral["log_std"]
     assert excited["s"] < neutral["s"]
