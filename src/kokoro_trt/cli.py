@@ -47,7 +47,10 @@ def _download(args: argparse.Namespace) -> None:
 def _serve(args: argparse.Namespace) -> None:
     from .server import serve
 
-    serve(host=args.host, port=args.port, device=args.device, graphs=args.graphs, voices_dir=args.voices_dir)
+    serve(
+        host=args.host, port=args.port, device=args.device, graphs=args.graphs, weights=args.weights,
+        voices_dir=args.voices_dir, api_key=args.api_key, queue_size=args.queue_size, cache_size=args.cache_size,
+    )  # fmt: skip
 
 
 def _voices(args: argparse.Namespace) -> None:
@@ -102,8 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8880)
     serve.add_argument("--device", default="auto")
-    serve.add_argument("--graphs")
     serve.add_argument("--voices-dir")
+    serve.add_argument("--api-key", help="require this bearer token (default: $KOKORO_TRT_API_KEY, else none)")
+    serve.add_argument("--queue-size", type=int, default=16, help="requests admitted at once; more get 503")
+    serve.add_argument("--cache-size", type=int, default=128, help="finished syntheses kept for repeats (0: off)")
+    model_options(serve)
     serve.set_defaults(run=_serve)
 
     voices = sub.add_parser("voices", help="list stock voices, characters and emotions")

@@ -1,0 +1,33 @@
+"""The ``kokoro-trt`` command line."""
+
+from __future__ import annotations
+
+import soundfile as sf
+
+from kokoro_trt.cli import main
+
+
+def test_speak_writes_a_wav(tiny_graphs, voices_dir, tmp_path, capsys):
+    out = tmp_path / "hello.wav"
+    code = main(["speak", "Hello there.", "-o", str(out), "--device", "cpu",
+                 "--graphs", str(tiny_graphs.directory), "--voices-dir", str(voices_dir), "--voice", "morty"])  # fmt: skip
+    assert code == 0
+    audio, rate = sf.read(out)
+    assert rate == 24000 and audio.ndim == 1 and len(audio) > 0
+    assert "onnxruntime-cpu" in capsys.readouterr().out
+
+
+def test_errors_are_one_clear_line(tiny_graphs, voices_dir, tmp_path, capsys):
+    code = main(["speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--device", "cpu",
+                 "--graphs", str(tiny_graphs.directory), "--voices-dir", str(voices_dir), "--voice", "af_hert"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("kokoro-trt: error:") and "af_heart" in err
+    assert "Traceback" not in err
+    assert main(["speak", "Hi.", "--graphs", str(tmp_path / "missing")]) == 2
+    assert "kokoro-trt export" in capsys.readouterr().err
+
+
+def test_voices_lists_presets(capsys):
+    assert main(["voices"]) == 0
+    out = capsys.readouterr().out
+    assert "af_heart" in out and "rick_c137" in out and "excited" in out
