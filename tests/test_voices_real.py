@@ -86,16 +86,11 @@ def test_pitch_shift_moves_median_f0_by_an_octave(speak, shift, ratio):
     assert moved / base == pytest.approx(ratio, rel=0.15)
 
 
-SPEED_ROUNDING = (
-    "known bug: Kokoro rounds each phoneme's duration to whole frames after dividing by speed, so at 1.2 the "
-    "many 1-2 frame phonemes barely shrink (LONG: 390 -> 351 frames, x0.900 instead of x0.833); needs "
-    "cumulative (error-carrying) rounding in the duration stage"
-)
 
 
 @pytest.mark.parametrize(
     "speed, ratio",
-    [(0.8, 1.25), pytest.param(1.2, 1 / 1.2, marks=pytest.mark.xfail(reason=SPEED_ROUNDING, strict=True))],
+    [(0.8, 1.25), (1.2, 1 / 1.2)],
 )
 def test_speed_scales_duration(speak, speed, ratio):
     base, changed = seconds(speak(text=LONG)), seconds(speak(text=LONG, speed=speed))

@@ -51,11 +51,27 @@ def _text_encoder(encoder: nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
     return encoder.lstm(x.transpose(1, 2))[0].transpose(1, 2)
 
 
+def round_durations(frames: torch.Tensor, carry_rounding: bool = True) -> torch.Tensor:
+    """Fractional frames per token → whole frames, at least one per token.
+
+    Upstream rounds each token on its own, so at speed 1.2 a 1.4-frame phoneme still takes one frame
+    and 1.6 still takes two: short phonemes barely shrink and the audio ends ~8% too long. Rounding
+    the running total instead carries each remainder to the next token, so the total follows
+    ``1 / speed`` (±1 frame per token against upstream). ``carry_rounding=False`` is upstream's rule.
+    """
+    if not carry_rounding:
+        return torch.round(frames).clamp(min=1).long()
+    ends = torch.round(torch.cumsum(frames, dim=-1))
+    starts = torch.cat([torch.zeros_like(ends[..., :1]), ends[..., :-1]], dim=-1)
+    return (ends - starts).clamp(min=1).long()
+
+
 class DurationStage(nn.Module):
     """ids [1, T], style [1, 256], speed [1] → durations [T] int64, d [1, T, 640], t_en [1, 512, T]."""
 
-    def __init__(self, kmodel: nn.Module) -> None:
+    def __init__(self, kmodel: nn.Module, carry_rounding: bool = True) -> None:
         super().__init__()
+        self.carry_rounding = carry_rounding
         self.bert = kmodel.bert
         self.bert_encoder = kmodel.bert_encoder
         self.predictor = kmodel.predictor
@@ -67,7 +83,7 @@ class DurationStage(nn.Module):
         d = _duration_encoder(self.predictor.text_encoder, d_en, style[:, STYLE_SPLIT:])
         x = self.predictor.lstm(d)[0]
         duration = torch.sigmoid(self.predictor.duration_proj(x)).sum(dim=-1) / speed
-        durations = torch.round(duration).clamp(min=1).long()[0]
+        durations = round_durations(duration, self.carry_rounding)[0]
         t_en = _text_encoder(self.text_encoder, input_ids)
         return durations, d, t_en
 
