@@ -52,3 +52,15 @@ def test_speech_is_intelligible(real_model, asr):
     assert audio.dtype == np.float32 and np.abs(audio).max() <= 1.0
     hypothesis = asr.transcribe(audio)
     assert asr.word_error_rate(PASSAGE, hypothesis) <= 0.05, hypothesis
+
+
+def test_streamed_chunks_join_in_silence_and_stay_intelligible(real_model, asr):
+    """Chunks (the first cut short for latency) meet where the model is silent: no clicks."""
+    chunks = list(real_model.stream(PASSAGE, "af_heart"))
+    assert len(chunks) >= 3
+    audio = np.concatenate([c.audio for c in chunks])
+    speech_level = np.percentile(np.abs(audio), 99)
+    for chunk in chunks[1:]:
+        around = audio[chunk.start_sample - 240 : chunk.start_sample + 240]  # ±10 ms
+        assert np.abs(around).max() < 0.01 * speech_level, chunk.text
+    assert asr.word_error_rate(PASSAGE, asr.transcribe(audio)) <= 0.05

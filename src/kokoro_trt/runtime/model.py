@@ -219,10 +219,11 @@ class KokoroModel:
         energy: float | None = None,
         max_seconds: float | None = DEFAULT_MAX_SECONDS,
         phonemes: bool = False,
-        first_chunk_tokens: int = 100,
+        first_chunk_tokens: int = 30,
     ) -> Iterator[AudioChunk]:
         """Yield audio chunk by chunk, each as soon as it is ready; same audio as :meth:`speak`
-        for the same chunks. The first chunk is kept short (``first_chunk_tokens``) so it arrives fast.
+        for the same chunks. The first chunk is cut short (at most ``first_chunk_tokens`` phonemes, at a
+        clause or word boundary) so it arrives fast: ~0.4 s on two CPU cores.
         With ``output``, chunks are written into it and yielded as views."""
         target = wrap_output(output) if output is not None else None
         if target is not None:
