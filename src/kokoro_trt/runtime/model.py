@@ -183,9 +183,7 @@ class KokoroModel:
         ``pitch_range`` and ``energy`` when given (they replace), and ``speed`` multiplies last.
         Audio beyond ``max_seconds`` is cut at a sentence boundary (``None``: no limit).
         """
-        target = wrap_output(output) if output is not None else None
-        if target is not None:
-            target.require_device(self.backend.output_devices, self.backend.name)
+        target = self._output_target(output)
         request = self._request(text, voice_id, speed, emotion, seed, pitch_shift, pitch_range, energy, max_seconds)
         chunks = self._chunks(text, phonemes)
         with self._lock:
@@ -225,15 +223,17 @@ class KokoroModel:
         for the same chunks. The first chunk is cut short (at most ``first_chunk_tokens`` phonemes, at a
         clause or word boundary) so it arrives fast: ~0.4 s on two CPU cores.
         With ``output``, chunks are written into it and yielded as views."""
-        target = wrap_output(output) if output is not None else None
-        if target is not None:
-            target.require_device(self.backend.output_devices, self.backend.name)
+        target = self._output_target(output)
         request = self._request(text, voice_id, speed, emotion, seed, pitch_shift, pitch_range, energy, max_seconds)
         chunks = self._chunks(text, phonemes, first_chunk_tokens)
         offset = 0
-        for plan in self._plan(chunks, request):
-            samples = plan.frames * self.samples_per_frame
-            with self._lock:
+        plans = self._plan(chunks, request)
+        while True:
+            with self._lock:  # planning and rendering share the backend, the noise bank and the voices
+                plan = next(plans, None)
+                if plan is None:
+                    return
+                samples = plan.frames * self.samples_per_frame
                 if target is None:
                     piece = wrap_output(np.empty(samples, dtype=np.float32))
                     self._render(plan, request, piece, 0, noise_offset=offset)
@@ -246,6 +246,14 @@ class KokoroModel:
             offset += samples
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _output_target(self, output: Any) -> OutputTarget | None:
+        """The caller's buffer, validated before any work; ``None`` when there is none."""
+        if output is None:
+            return None
+        target = wrap_output(output)
+        target.require_device(self.backend.output_devices, self.backend.name)
+        return target
 
     def _request(self, text, voice_id, speed, emotion, seed, pitch_shift, pitch_range, energy, max_seconds) -> _Request:
         Prosody(speed=speed)  # the multiplier itself must be in range
