@@ -20,9 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from server_fixtures import STAGE_NAMES, live_server  # noqa: E402
-
-from kokoro_trt.server import Settings, create_app  # noqa: E402
+from kokoro_trt.server import Settings, create_app
+from server_fixtures import STAGE_NAMES, live_server
 
 TEXT = "The quick brown fox jumps over the lazy dog. It was a bright cold day in April, and the clocks were striking."
 CLIENTS, REQUESTS_EACH = 4, 3
@@ -35,10 +34,9 @@ def url(tmp_path_factory):
     graphs = os.environ.get("KOKORO_TRT_BENCH_GRAPHS")
     if graphs is None:
         pytest.importorskip("torch")
-        from tiny_model import tiny_kmodel
-
         from kokoro_trt.export.onnx_export import export_graphs
         from kokoro_trt.graphs import MANIFEST_NAME
+        from tiny_model import tiny_kmodel
 
         graphs = tmp_path_factory.mktemp("bench-graphs")
         export_graphs(tiny_kmodel(), graphs)

@@ -51,6 +51,7 @@ def asr():
 def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random-weight checkpoint in Kokoro's .pth layout (see tests/tiny_model.py)."""
     import torch
+
     from tiny_model import tiny_kmodel
 
     model = tiny_kmodel()
@@ -63,9 +64,8 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_graphs(tiny_weights: Path, tmp_path_factory: pytest.TempPathFactory):
     """The tiny model exported through the real export pipeline (duration, prosody, decoder)."""
-    from tiny_model import tiny_config
-
     from kokoro_trt.export.pipeline import export_model
+    from tiny_model import tiny_config
 
     return export_model(tiny_weights, tiny_config(), out_dir=tmp_path_factory.mktemp("tiny-graphs"), progress=False)
 

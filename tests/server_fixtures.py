@@ -7,8 +7,9 @@ import contextlib
 import json
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -21,10 +22,9 @@ STAGE_NAMES = ("duration", "prosody", "decoder")
 def server_graphs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny random-weight model as a graph folder (ONNX graphs and the manifest GraphSet reads)."""
     pytest.importorskip("torch", reason="exporting the tiny model needs the export extra")
-    from tiny_model import tiny_kmodel
-
     from kokoro_trt.export.onnx_export import export_graphs
     from kokoro_trt.graphs import MANIFEST_NAME
+    from tiny_model import tiny_kmodel
 
     directory = tmp_path_factory.mktemp("server-graphs")
     export_graphs(tiny_kmodel(), directory, samples_per_frame=600)

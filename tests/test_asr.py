@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from asr import WHISPER_PACKAGES, espeak_speech, normalize_text, resample, whisper_dir, word_error_rate
 
 SENTENCE = "The quick brown fox jumps over the lazy dog. Please call me tomorrow morning after breakfast."
@@ -32,7 +33,7 @@ def test_word_error_rate(reference: str, hypothesis: str, wer: float) -> None:
 
 
 def test_normalize_text_spells_numbers() -> None:
-    words = "in one thousand nine hundred and ninety nine forty two people".split()
+    words = ["in", "one", "thousand", "nine", "hundred", "and", "ninety", "nine", "forty", "two", "people"]
     assert normalize_text("In 1999, 42 people.") == words
 
 

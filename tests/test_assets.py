@@ -16,15 +16,15 @@ from kokoro_trt.assets import (
     WeightsSource,
     cache_dir,
     download_model,
+    fallback,
     fetch_file,
+    hub,
     offline_weights,
     resolve_config,
     resolve_weights,
 )
-from kokoro_trt.assets import fallback, hub
 from kokoro_trt.config import ModelConfig
 from kokoro_trt.errors import ChecksumError, InvalidInputError, ModelNotFoundError
-
 
 REAL_PROBE = hub.hub_reachable
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from audio_metrics import log_spectral_distance
-from tiny_model import tiny_kmodel
 
+from audio_metrics import log_spectral_distance
 from kokoro_trt.export.kmodel import fold_weight_norm
 from kokoro_trt.export.stages import DecoderStage, DurationStage, ProsodyStage, round_durations
 from kokoro_trt.export.stft import ConvSTFT
+from tiny_model import tiny_kmodel
 
 kokoro_istftnet = pytest.importorskip("kokoro.istftnet")
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from audio_metrics import log_spectral_distance, relative_error
-from parity import onnx_sessions, run_onnx_and_torch, torch_stages
 
+from audio_metrics import log_spectral_distance, relative_error
 from kokoro_trt.assets import resolve_weights
 from kokoro_trt.config import ModelConfig
 from kokoro_trt.text import phonemes_to_ids
+from parity import onnx_sessions, run_onnx_and_torch, torch_stages
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-from server_fixtures import live_server, server_graphs, server_model  # noqa: F401  (fixtures)
 
 from kokoro_trt.server import Settings, create_app
+from server_fixtures import live_server, server_graphs, server_model  # noqa: F401  (fixtures)
 
 TEXT = "Hello world. This is a streaming test. It has three sentences."
 

@@ -9,9 +9,9 @@ import urllib.parse
 
 import httpx
 import pytest
-from server_fixtures import live_server, server_graphs, server_model  # noqa: F401
 
 from kokoro_trt.server import Settings, create_app
+from server_fixtures import live_server, server_graphs, server_model  # noqa: F401
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")

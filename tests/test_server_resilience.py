@@ -6,9 +6,9 @@ import threading
 
 import httpx
 import pytest
-from server_fixtures import FailingModel, GatedModel, live_server, server_graphs, server_model  # noqa: F401
 
 from kokoro_trt.server import API_KEY_ENV, Settings, create_app
+from server_fixtures import FailingModel, GatedModel, live_server, server_graphs, server_model  # noqa: F401
 
 BODY = {"model": "kokoro", "input": "Resilience check.", "response_format": "pcm"}
 
@@ -74,9 +74,8 @@ def test_websocket_needs_the_key_when_auth_is_on(server_model):  # noqa: F811
 
     with live_server(create_app(server_model, Settings(api_key="s3cret"))) as url:
         ws_url = url.replace("http", "ws") + "/v1/audio/speech/ws"
-        with pytest.raises(InvalidStatus):
-            with connect(ws_url) as ws:
-                ws.recv()
+        with pytest.raises(InvalidStatus), connect(ws_url) as ws:
+            ws.recv()
         with connect(ws_url, additional_headers={"Authorization": "Bearer s3cret"}) as ws:
             ws.send('{"type": "end"}')
             assert ws.recv() == '{"type":"done"}'

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ModelNotFoundError
 
@@ -31,7 +32,7 @@ class ModelConfig:
         return self.context_length - 2
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> "ModelConfig":
+    def from_dict(cls, raw: Mapping[str, Any]) -> ModelConfig:
         istft = raw["istftnet"]
         return cls(
             vocab=dict(raw["vocab"]),
@@ -43,14 +44,14 @@ class ModelConfig:
         )
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "ModelConfig":
+    def from_json(cls, path: str | Path) -> ModelConfig:
         path = Path(path)
         if not path.is_file():
             raise ModelNotFoundError(f"Model config not found: {path}. Pass the path of Kokoro's config.json.")
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
     @classmethod
-    def default(cls) -> "ModelConfig":
+    def default(cls) -> ModelConfig:
         """The Kokoro-82M v1.0 config shipped inside this package (vocabulary included)."""
         text = resources.files("kokoro_trt.data").joinpath("config.json").read_text(encoding="utf-8")
         return cls.from_dict(json.loads(text))

@@ -28,7 +28,7 @@ class GraphSet:
         return int(self.manifest["samples_per_frame"])
 
     @classmethod
-    def find(cls, directory: str | Path) -> "GraphSet | None":
+    def find(cls, directory: str | Path) -> GraphSet | None:
         """The graph set in ``directory``, or ``None`` when it is absent or incomplete."""
         directory = Path(directory)
         try:
@@ -41,7 +41,7 @@ class GraphSet:
         return None
 
     @classmethod
-    def load(cls, directory: str | Path) -> "GraphSet":
+    def load(cls, directory: str | Path) -> GraphSet:
         graphs = cls.find(directory)
         if graphs is None:
             raise ModelNotFoundError(

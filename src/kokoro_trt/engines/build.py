@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -162,7 +163,7 @@ def build_engines(
             started = time.perf_counter()
             onnx_path = graphs.path(stage)
             plan, profiles, cache = _build_one(
-                trt, stage, onnx_path, options, cache, lambda phase: bar.set_postfix_str(f"{stage}: {phase}")
+                trt, stage, onnx_path, options, cache, lambda phase, stage=stage: bar.set_postfix_str(f"{stage}: {phase}")
             )
             _atomic_write(cache_path, cache)
             engine = engine_path(directory, stage)

@@ -47,7 +47,7 @@ class EngineManifest:
         return path
 
     @classmethod
-    def read(cls, engine: Path) -> "EngineManifest":
+    def read(cls, engine: Path) -> EngineManifest:
         path = cls.path_for(engine)
         try:
             raw = json.loads(path.read_text())

@@ -7,8 +7,8 @@ covers slow speech and rounding. Kernels are tuned for the ``opt`` size, a typic
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from ..errors import EngineBuildError
 
@@ -43,7 +43,7 @@ class AxisRange:
         if not 1 <= self.min <= self.opt <= self.max:
             raise ValueError(f"need 1 <= min <= opt <= max, got {self}")
 
-    def scaled(self, factor: int) -> "AxisRange":
+    def scaled(self, factor: int) -> AxisRange:
         return AxisRange(self.min * factor, self.opt * factor, self.max * factor)
 
 

@@ -40,7 +40,7 @@ class EngineSet:
         return engine_path(self.directory, stage)
 
     @classmethod
-    def load(cls, directory: str | Path, graphs: GraphSet, device: DeviceInfo) -> "EngineSet":
+    def load(cls, directory: str | Path, graphs: GraphSet, device: DeviceInfo) -> EngineSet:
         """Engines in ``directory`` for ``graphs`` on ``device``.
 
         Raises :class:`ModelNotFoundError` when none were built there and :class:`StaleEngineError`

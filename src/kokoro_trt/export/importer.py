@@ -6,9 +6,9 @@ back into ``KModel`` gives a torch model to export our own graphs from, without 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import torch

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import tempfile
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import torch
 from kokoro.model import KModel
@@ -17,7 +18,10 @@ StateDict = Mapping[str, Mapping[str, torch.Tensor]]
 
 def build_kmodel(config: ModelConfig, state_dict: StateDict | None = None) -> KModel:
     """A KModel in eval mode with ``state_dict`` loaded strictly (random weights when ``None``)."""
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        # Upstream's own construction warnings (single-layer LSTM dropout, legacy weight_norm).
+        warnings.filterwarnings("ignore", "dropout option adds dropout", UserWarning)
+        warnings.filterwarnings("ignore", ".*weight_norm.* is deprecated", FutureWarning)
         empty = Path(tmp) / "empty.pth"
         torch.save({}, empty)
         # With both config and model given, KModel downloads nothing.

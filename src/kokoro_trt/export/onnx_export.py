@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import onnx
 import torch
@@ -68,7 +68,7 @@ def _sample_inputs(kmodel: torch.nn.Module, samples_per_frame: int) -> dict[str,
     style = torch.randn(1, 256, generator=generator) * 0.1
     speed = torch.tensor([1.0])
     with torch.no_grad():
-        durations, d, t_en = DurationStage(kmodel)(input_ids, style, speed)
+        _, d, t_en = DurationStage(kmodel)(input_ids, style, speed)
     frame_index = torch.repeat_interleave(torch.arange(tokens), torch.full((tokens,), 3))
     frames = frame_index.shape[0]
     f0 = torch.full((1, 2 * frames), 120.0)

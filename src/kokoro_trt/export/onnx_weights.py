@@ -46,7 +46,7 @@ class OnnxWeights:
     uses: dict[str, list[Use]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: str | Path) -> "OnnxWeights":
+    def load(cls, path: str | Path) -> OnnxWeights:
         path = Path(path)
         if not path.is_file():
             raise ModelNotFoundError(f"ONNX model not found: {path}")

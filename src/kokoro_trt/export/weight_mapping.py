@@ -11,8 +11,8 @@ the layout: MatMul weights are transposed ``nn.Linear`` weights, LSTM weights fo
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Iterator, Mapping
 
 import numpy as np
 import torch
@@ -129,9 +129,7 @@ def _convert(
     op = use.node.op_type if use is not None else ""
     if attr in ("W", "R", "B") and op in _LSTM_OPS:
         return _lstm(value, module, attr, transposed=op == "DynamicQuantizeLSTM")
-    if op in _MATMUL_OPS and attr == "weight":
-        value = value.T
-    elif op == "Gemm" and attr == "weight" and not _attribute(use, "transB"):
+    if op in _MATMUL_OPS and attr == "weight" or op == "Gemm" and attr == "weight" and not _attribute(use, "transB"):
         value = value.T
     key = f"{module}.{attr}"
     if key in skeleton.shapes:

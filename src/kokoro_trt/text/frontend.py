@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 from ..errors import InvalidInputError
 from .chunking import Chunk, Piece, make_chunks
@@ -52,7 +52,7 @@ class TextFrontend:
         self.lang = lang
         self.british = LANGS[lang]
 
-    def load(self) -> "TextFrontend":
+    def load(self) -> TextFrontend:
         """Load the G2P now (seconds, cached per process) instead of on the first call. Never downloads."""
         load_g2p(self.british)
         return self

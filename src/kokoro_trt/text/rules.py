@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from . import numbers as nw
 from .overrides import OVERRIDE_RE

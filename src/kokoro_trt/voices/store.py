@@ -22,7 +22,8 @@ CACHE_SIZE = 32
 """Packs and blends kept in memory per store (about 0.5 MB each)."""
 
 _GET_VOICES = (
-    "Run `kokoro-trt download` to get the voices, or pass voices_dir= (a folder of <name>.pt files)."
+    "Run `kokoro-trt download` to get the voices, or pass a folder of <name>.pt files "
+    "(voices_dir= in Python, --voices-dir on the command line)."
 )
 
 

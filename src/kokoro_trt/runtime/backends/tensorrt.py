@@ -21,7 +21,13 @@ import numpy as np
 
 from ...engines import EngineSet, current_device, default_engine_dir
 from ...engines.build import recording_logger
-from ...errors import BackendError, BackendUnavailableError, InvalidInputError, ModelNotFoundError, OutputBufferError
+from ...errors import (
+    BackendError,
+    BackendUnavailableError,
+    InvalidInputError,
+    ModelNotFoundError,
+    OutputBufferError,
+)
 from ...graphs import GraphSet
 from ..buffers import OutputTarget
 from . import cuda
