@@ -132,19 +132,10 @@ def _fake_build(graphs: GraphSet, directory: Path, device: DeviceInfo) -> None:
     for stage in STAGES:
         engine = engine_path(directory, stage)
         engine.write_bytes(b"serialized " + stage.encode())
-        EngineManifest(
-            stage=stage,
-            engine_file=engine.name,
-            engine_bytes=engine.stat().st_size,
-            engine_sha256=sha256_file(engine),
-            onnx_sha256=sha256_file(graphs.path(stage)),
-            gpu_name=device.name,
-            compute_capability=device.compute_capability,
-            tensorrt_version=device.tensorrt_version,
-            precision=options.precision,
-            profiles={"x": {"min": [1], "opt": [2], "max": [3]}},
-            builder=options.as_dict(),
-        ).write(engine)
+        EngineManifest.describe(
+            stage, engine, graphs.path(stage), device, precision=options.precision,
+            profiles={"x": {"min": [1], "opt": [2], "max": [3]}}, builder=options.as_dict(),
+        ).write(engine)  # fmt: skip
 
 
 def test_manifest_round_trip(graphs, tmp_path):

@@ -16,11 +16,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .. import __version__
 from ..assets import cache_dir
 from ..errors import EngineBuildError, KokoroError
 from ..graphs import STAGES, GraphSet
-from ..hashing import sha256_file
 from .device import current_device
 from .manifest import EngineManifest
 from .profiles import AxisRange, axis_ranges, stage_profile
@@ -168,21 +166,10 @@ def build_engines(
             _atomic_write(cache_path, cache)
             engine = engine_path(directory, stage)
             _atomic_write(engine, plan)
-            EngineManifest(
-                stage=stage,
-                engine_file=engine.name,
-                engine_bytes=len(plan),
-                engine_sha256=sha256_file(engine),
-                onnx_sha256=sha256_file(onnx_path),
-                gpu_name=device.name,
-                compute_capability=device.compute_capability,
-                tensorrt_version=device.tensorrt_version,
-                precision=options.precision,
-                profiles=profiles,
-                builder=options.as_dict(),
-                built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                kokoro_trt_version=__version__,
-            ).write(engine)
+            EngineManifest.describe(
+                stage, engine, onnx_path, device,
+                precision=options.precision, profiles=profiles, builder=options.as_dict(),
+            ).write(engine)  # fmt: skip
             logger.info("built %s in %.0f s", engine, time.perf_counter() - started)
             bar.update()
     return EngineSet.load(directory, graphs, device)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..errors import StaleEngineError
+from ..hashing import sha256_file
 from .device import DeviceInfo
 
 FORMAT = 1
@@ -33,6 +36,35 @@ class EngineManifest:
     built_at: str = ""
     kokoro_trt_version: str = ""
     format: int = FORMAT
+
+    @classmethod
+    def describe(
+        cls,
+        stage: str,
+        engine: Path,
+        onnx: Path,
+        device: DeviceInfo,
+        *,
+        precision: str,
+        profiles: dict[str, dict[str, list[int]]],
+        builder: dict[str, Any],
+    ) -> EngineManifest:
+        """The manifest of a freshly built ``engine`` file, compiled from ``onnx`` on ``device``."""
+        return cls(
+            stage=stage,
+            engine_file=engine.name,
+            engine_bytes=engine.stat().st_size,
+            engine_sha256=sha256_file(engine),
+            onnx_sha256=sha256_file(onnx),
+            gpu_name=device.name,
+            compute_capability=device.compute_capability,
+            tensorrt_version=device.tensorrt_version,
+            precision=precision,
+            profiles=profiles,
+            builder=builder,
+            built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            kokoro_trt_version=__version__,
+        )
 
     @staticmethod
     def path_for(engine: Path) -> Path:

@@ -9,13 +9,11 @@ RTX), 8.9 (Ada) and 12.x (Blackwell), not on data-centre Hopper (9.0) or A100 (8
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import onnxruntime as ort
 
-from ... import __version__
 from ...assets import cache_dir
 from ...engines import DeviceInfo, EngineManifest, check_engine
 from ...engines.device import gpu_properties
@@ -110,21 +108,12 @@ def compile_rtx(graphs: GraphSet, out_dir: str | Path | None = None, *, device_i
         options.add_session_config_entry("ep.context_embed_mode", "0")
         ort.InferenceSession(str(graphs.path(stage)), options)  # writes ctx and its engine binary
         profile = stage_profile(stage, shapes, ranges)
-        EngineManifest(
-            stage=stage,
-            engine_file=ctx.name,
-            engine_bytes=ctx.stat().st_size,
-            engine_sha256=sha256_file(ctx),
-            onnx_sha256=sha256_file(graphs.path(stage)),
-            gpu_name=device.name,
-            compute_capability=device.compute_capability,
-            tensorrt_version=device.tensorrt_version,
+        EngineManifest.describe(
+            stage, ctx, graphs.path(stage), device,
             precision="fp32",
             profiles={n: {"min": list(s[0]), "opt": list(s[1]), "max": list(s[2])} for n, s in profile.items()},
             builder=provider,
-            built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            kokoro_trt_version=__version__,
-        ).write(ctx)
+        ).write(ctx)  # fmt: skip
     return directory
 
 
