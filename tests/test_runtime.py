@@ -202,3 +202,8 @@ def test_memory_does_not_grow_with_varying_lengths(tiny_model):
         tiny_model.synthesize(text)
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mib < 64, f"peak RSS grew by {grown_mib:.0f} MiB over 100 calls"
+
+
+def test_non_string_text_is_rejected(tiny_model):
+    with pytest.raises(InvalidInputError, match="string"):
+        tiny_model.synthesize(b"bytes are not text")

@@ -257,6 +257,9 @@ class KokoroModel:
         return target
 
     def _request(self, text, voice_id, speed, emotion, seed, pitch_shift, pitch_range, energy, max_seconds) -> _Request:
+        """Validate every argument (before any model work) and resolve voice and prosody."""
+        if not isinstance(text, str):
+            raise InvalidInputError(f"text must be a string, got {type(text).__name__}")
         Prosody(speed=speed)  # the multiplier itself must be in range
         character = self.characters.get(voice_id)
         if emotion not in self.emotions:
@@ -274,11 +277,9 @@ class KokoroModel:
             raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}")
         max_samples = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
         seed = DEFAULT_SEED if seed is None else int(seed)
-        return _Request(voice, prosody, seed, max_samples, len(text.split()) if isinstance(text, str) else 0)
+        return _Request(voice, prosody, seed, max_samples, len(text.split()))
 
     def _chunks(self, text: str, phonemes: bool, first_chunk_tokens: int | None = None) -> list[Chunk]:
-        if not isinstance(text, str):
-            raise InvalidInputError(f"text must be a string, got {type(text).__name__}")
         split = self.frontend.chunks_from_phonemes if phonemes else self.frontend.chunks
         chunks = split(text)
         if first_chunk_tokens and len(chunks[0].token_ids) > first_chunk_tokens:
@@ -324,7 +325,11 @@ class KokoroModel:
                 return fitted
         return None
 
-    def _render(self, plan: _Planned, request: _Request, target: OutputTarget, offset: int, noise_offset=None):
+    def _render(
+        self, plan: _Planned, request: _Request, target: OutputTarget, offset: int, noise_offset: int | None = None
+    ) -> None:
+        """Prosody, pitch/energy edits, then decode into ``target`` at ``offset``; the noise is read
+        at ``noise_offset`` (default ``offset``), its position in the whole utterance."""
         frame_index = np.repeat(np.arange(plan.features.durations.shape[0]), plan.features.durations)
         f0, n = self.backend.prosody(plan.features, frame_index, plan.style)
         prosody = request.prosody
