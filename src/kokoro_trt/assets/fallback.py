@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from tqdm.auto import tqdm
 
 from ..errors import ChecksumError, ModelNotFoundError
+from ..files import atomic_write
 from ._cache import cache_dir
 
 if TYPE_CHECKING:
@@ -64,12 +65,6 @@ def _is_verified(path: Path, sha256: str) -> bool:
         return False
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def assemble(parts: list[Traversable], sha256: str, out: Path) -> Path:
     """Concatenate ``parts`` into ``out`` atomically; :class:`ChecksumError` leaves nothing behind."""
     digest = hashlib.sha256()
@@ -94,7 +89,7 @@ def assemble(parts: list[Traversable], sha256: str, out: Path) -> Path:
             )
         os.chmod(tmp, 0o644)  # mkstemp creates 0600
         # Sidecar first: a concurrent reader never sees the new file without its sidecar.
-        _atomic_write_text(_sidecar(out), json.dumps({"sha256": sha256, "size": tmp.stat().st_size}))
+        atomic_write(_sidecar(out), json.dumps({"sha256": sha256, "size": tmp.stat().st_size}))
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)

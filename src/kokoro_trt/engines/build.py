@@ -7,7 +7,6 @@ is shown with tqdm, and a current engine set is returned as is unless ``force``.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -18,6 +17,7 @@ from tqdm.auto import tqdm
 
 from ..assets import cache_dir
 from ..errors import EngineBuildError, KokoroError
+from ..files import atomic_write
 from ..graphs import STAGES, GraphSet
 from .device import current_device
 from .manifest import EngineManifest
@@ -83,12 +83,6 @@ def _progress_monitor(trt: Any, on_phase: Callable[[str], None]) -> Any:
 
     return Monitor()
 
-
-def _atomic_write(path: Path, data: bytes | memoryview) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def _build_one(
@@ -163,9 +157,9 @@ def build_engines(
             plan, profiles, cache = _build_one(
                 trt, stage, onnx_path, options, cache, lambda phase, stage=stage: bar.set_postfix_str(f"{stage}: {phase}")
             )
-            _atomic_write(cache_path, cache)
+            atomic_write(cache_path, cache)
             engine = engine_path(directory, stage)
-            _atomic_write(engine, plan)
+            atomic_write(engine, plan)
             EngineManifest.describe(
                 stage, engine, onnx_path, device,
                 precision=options.precision, profiles=profiles, builder=options.as_dict(),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import StaleEngineError
+from ..files import atomic_write
 from ..hashing import sha256_file
 from .device import DeviceInfo
 
@@ -73,9 +73,7 @@ class EngineManifest:
     def write(self, engine: Path) -> Path:
         """Write atomically next to ``engine`` (after the engine itself, so a manifest means a whole engine)."""
         path = self.path_for(engine)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2))
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(asdict(self), indent=2))
         return path
 
     @classmethod

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from ..assets import WeightsSource, cache_dir, resolve_weights
 from ..config import ModelConfig
 from ..errors import ExportError
+from ..files import atomic_write
 from ..graphs import MANIFEST_NAME, GraphSet
 from ..hashing import sha256_file, sha256_text
 from .inventory import inventory
@@ -111,6 +112,6 @@ def export_model(
         "graphs": {name: {"file": path.name, "sha256": sha256_file(path)} for name, path in paths.items()},
         "seconds": round(time.perf_counter() - started, 1),
     }
-    (target / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2))
+    atomic_write(target / MANIFEST_NAME, json.dumps(manifest, indent=2))  # last: marks the set complete
     logger.info("exported graphs to %s in %.1f s", target, manifest["seconds"])
     return GraphSet.find(target)
