@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import soundfile as sf
 
 from kokoro_trt.cli import main
@@ -31,3 +33,12 @@ def test_voices_lists_presets(capsys):
     assert main(["voices"]) == 0
     out = capsys.readouterr().out
     assert "af_heart" in out and "rick_c137" in out and "excited" in out
+
+
+def test_build_without_tensorrt_says_what_to_install(tiny_graphs, capsys, monkeypatch):
+    for module in ("tensorrt", "onnxruntime_ep_nv_tensorrt_rtx"):
+        monkeypatch.setitem(sys.modules, module, None)  # as on a machine without either
+    assert main(["build", "--graphs", str(tiny_graphs.directory)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kokoro-trt: error: no TensorRT engine can be built here")
+    assert "kokoro-trt[gpu]" in err and "kokoro-trt[rtx]" in err and "Traceback" not in err

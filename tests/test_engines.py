@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes.util
 import json
 import logging
 from dataclasses import replace
@@ -17,7 +18,9 @@ from kokoro_trt.engines import (
     DeviceInfo,
     EngineManifest,
     EngineSet,
+    any_backend,
     axis_ranges,
+    build_any,
     check_engine,
     engine_path,
     stage_profile,
@@ -28,6 +31,7 @@ from kokoro_trt.errors import (
     DeviceLostError,
     DeviceOutOfMemoryError,
     EngineBuildError,
+    InvalidInputError,
     ModelNotFoundError,
     StaleEngineError,
 )
@@ -36,7 +40,7 @@ from kokoro_trt.hashing import sha256_file
 from kokoro_trt.runtime import load
 from kokoro_trt.runtime.backends import cuda
 from kokoro_trt.runtime.backends.base import backend_errors
-from kokoro_trt.runtime.backends.tensorrt_rtx import profile_options, rtx_supported
+from kokoro_trt.runtime.backends.tensorrt_rtx import load_tensorrt_rtx, profile_options, rtx_supported
 
 RTX_3060 = DeviceInfo("NVIDIA GeForce RTX 3060", "8.6", "10.13.0.35")
 
@@ -314,6 +318,36 @@ def test_real_candidates_fail_cleanly_without_gpu_libraries(graphs, monkeypatch)
     assert "tensorrt: TensorRT is not installed" in message
     assert "tensorrt-rtx: TensorRT-RTX EP is not installed" in message
     assert "onnxruntime-cuda:" in message
+
+
+def test_build_any_prefers_native_tensorrt_then_rtx(graphs, monkeypatch, tmp_path):
+    tried = []
+
+    def build(name, graphs, out_dir, device_id, force):
+        tried.append(name)
+        if name == "tensorrt":
+            raise BackendUnavailableError("TensorRT is not installed")
+        return tmp_path / name
+
+    monkeypatch.setattr(any_backend, "_build", build)
+    assert build_any(graphs) == ("tensorrt-rtx", tmp_path / "tensorrt-rtx")
+    assert tried == ["tensorrt", "tensorrt-rtx"]
+    with pytest.raises(BackendUnavailableError, match="tensorrt: TensorRT is not installed$"):
+        build_any(graphs, "tensorrt")
+    with pytest.raises(InvalidInputError, match="backend must be"):
+        build_any(graphs, "tensorrt-fp16")
+
+
+def test_rtx_ep_without_an_nvidia_driver_is_skipped(graphs, fake_cpu, caplog):
+    """The real TensorRT-RTX plugin, installed on a machine without libcuda: unavailable, not a crash."""
+    pytest.importorskip("onnxruntime_ep_nv_tensorrt_rtx")
+    if ctypes.util.find_library("cuda"):
+        pytest.skip("an NVIDIA driver is installed here")
+    with pytest.raises(BackendUnavailableError, match="TensorRT-RTX EP cannot load: .*libcuda"):
+        load_tensorrt_rtx(graphs)
+    with caplog.at_level(logging.INFO, logger=load.__name__):
+        assert load.select_backend("auto", graphs).name == "ort-cuda"  # the next candidate
+    assert "tensorrt-rtx: the TensorRT-RTX EP cannot load" in caplog.text
 
 
 # --- devices, streams, errors ---------------------------------------------------------------------

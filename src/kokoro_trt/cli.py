@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from .engines.any_backend import BUILDERS
 from .errors import KokoroError
 
 
@@ -31,11 +32,13 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _build(args: argparse.Namespace) -> None:
-    from .engines import build_engines
+    from .engines import build_any
     from .runtime import resolve_graphs
 
-    engines = build_engines(resolve_graphs(args.graphs, weights=args.weights), args.out)
-    print(engines.directory)
+    backend, directory = build_any(
+        resolve_graphs(args.graphs, weights=args.weights), args.backend, args.out, force=args.force
+    )
+    print(f"{backend}: {directory}")
 
 
 def _download(args: argparse.Namespace) -> None:
@@ -92,9 +95,14 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="export even when cached graphs exist")
     export.set_defaults(run=_export)
 
-    build = sub.add_parser("build", help="compile TensorRT engines for this GPU")
+    build = sub.add_parser("build", help="compile TensorRT engines for this GPU (current ones are kept)")
     model_options(build)
-    build.add_argument("--out", help="output folder (default: next to the graphs)")
+    build.add_argument("--out", help="output folder (default: in the cache, per GPU and TensorRT version)")
+    build.add_argument(
+        "--backend", choices=("auto", *BUILDERS), default="auto",
+        help="auto: native TensorRT if installed, else TensorRT-RTX",
+    )  # fmt: skip
+    build.add_argument("--force", action="store_true", help="rebuild even when current engines exist")
     build.set_defaults(run=_build)
 
     download = sub.add_parser("download", help="download weights, config and voices from the Hugging Face Hub")

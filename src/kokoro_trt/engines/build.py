@@ -134,10 +134,10 @@ def build_engines(
     Returns the existing set when it is current and ``force`` is false. The timing cache defaults to
     ``<cache>/engines/timing-<gpu>.cache`` so rebuilds (new weights, options) reuse kernel timings.
     """
+    device = current_device(device_id)  # BackendUnavailableError without TensorRT or a GPU
     import tensorrt as trt
 
     options = options or BuildOptions()
-    device = current_device(device_id)
     directory = Path(out_dir) if out_dir else default_engine_dir(graphs, device)
     if not force:
         try:

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import onnxruntime as ort
+from onnxruntime.capi.onnxruntime_pybind11_state import Fail
 
 from ...assets import cache_dir
 from ...engines import DeviceInfo, EngineManifest, check_engine
 from ...engines.device import gpu_properties
 from ...engines.profiles import AxisRange, axis_ranges, stage_profile
 from ...engines.store import graph_key
-from ...errors import BackendUnavailableError, ModelNotFoundError
+from ...errors import BackendUnavailableError, KokoroError, ModelNotFoundError
 from ...graphs import STAGES, GraphSet
 from ...hashing import sha256_file
 from .ort import OnnxRuntimeBackend, session_options
@@ -43,7 +44,10 @@ def _ep_module() -> Any:
             "TensorRT-RTX EP is not installed: `pip install 'kokoro-trt[rtx]'`"
         ) from None
     if not _registered:
-        ort.register_execution_provider_library(ep.get_ep_name(), ep.get_library_path())
+        try:
+            ort.register_execution_provider_library(ep.get_ep_name(), ep.get_library_path())
+        except Fail as exc:  # e.g. no NVIDIA driver: libcuda.so.1 is missing
+            raise BackendUnavailableError(f"the TensorRT-RTX EP cannot load: {exc}") from None
         _registered = True
     return ep
 
@@ -92,8 +96,13 @@ def context_path(directory: Path, stage: str) -> Path:
     return directory / f"{stage}_ctx.onnx"
 
 
-def compile_rtx(graphs: GraphSet, out_dir: str | Path | None = None, *, device_id: int = 0) -> Path:
-    """Compile the three graphs with TensorRT-RTX into EP-context models; returns their folder."""
+def compile_rtx(
+    graphs: GraphSet, out_dir: str | Path | None = None, *, device_id: int = 0, force: bool = False
+) -> Path:
+    """Compile the three graphs with TensorRT-RTX into EP-context models; returns their folder.
+
+    Stages whose compiled model is current (same graph, EP version and profiles) are kept unless ``force``.
+    """
     device = rtx_device(device_id)
     directory = Path(out_dir) if out_dir else rtx_dir(graphs, device)
     directory.mkdir(parents=True, exist_ok=True)
@@ -101,6 +110,8 @@ def compile_rtx(graphs: GraphSet, out_dir: str | Path | None = None, *, device_i
     for stage in STAGES:
         shapes = _input_shapes(graphs.path(stage))
         provider = profile_options(stage, shapes, ranges)
+        if not force and _current(context_path(directory, stage), graphs, stage, device, provider):
+            continue
         options = _options(None, device_id, provider)
         ctx = context_path(directory, stage)
         options.add_session_config_entry("ep.context_enable", "1")
@@ -115,6 +126,14 @@ def compile_rtx(graphs: GraphSet, out_dir: str | Path | None = None, *, device_i
             builder=provider,
         ).write(ctx)  # fmt: skip
     return directory
+
+
+def _current(ctx: Path, graphs: GraphSet, stage: str, device: DeviceInfo, provider: dict[str, str]) -> bool:
+    try:
+        manifest = check_engine(ctx, device, sha256_file(graphs.path(stage)), same_gpu=False)
+    except KokoroError:
+        return False
+    return manifest.builder == provider
 
 
 class TensorRTRTXBackend(OnnxRuntimeBackend):
