@@ -41,7 +41,6 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 VOICE = "af_heart"
 THREADS = 2  # intra-op threads of the serial and batched sessions: the 2 cores here
 BATCH = 2  # requests per round
@@ -181,13 +180,6 @@ def sessions(model, graphs_dir, batched_decoder):
         "batched_2t": ort.InferenceSession(str(batched_decoder), session_options(THREADS), providers=cpu),
     }
 
-
-@pytest.fixture(scope="module", autouse=True)
-def write_results():
-    yield
-    if _results:
-        RESULTS_DIR.mkdir(exist_ok=True)
-        (RESULTS_DIR / "batching.json").write_text(json.dumps(_results, indent=2) + "\n")
 
 
 # -- helpers ----------------------------------------------------------------------------------------

@@ -117,13 +117,6 @@ def torch_eager(real_model):
     return kmodel
 
 
-@pytest.fixture(scope="module", autouse=True)
-def write_results():
-    yield
-    if _results:
-        RESULTS_DIR.mkdir(exist_ok=True)
-        (RESULTS_DIR / "runtime.json").write_text(json.dumps(_results, indent=2) + "\n")
-
 
 # -- benchmarks ---------------------------------------------------------------------------------------
 

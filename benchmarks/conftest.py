@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
 sys.path.insert(0, str(ROOT / "tests"))
 
 # Loaded under its own name: this file is also a module called "conftest".
@@ -32,6 +34,17 @@ def real_graphs():
     from kokoro_trt.export.pipeline import export_model
 
     return export_model(resolve_weights(local_files_only=True), progress=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _write_results(request):
+    """After a ``bench_<name>.py`` module: its ``_results`` dict, if filled, as ``results/<name>.json``."""
+    yield
+    results = getattr(request.module, "_results", None)
+    if results:
+        RESULTS_DIR.mkdir(exist_ok=True)
+        name = request.module.__name__.rpartition(".")[2].removeprefix("bench_")
+        (RESULTS_DIR / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
 def pytest_collect_file(parent, file_path):
