@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
+from ..candidates import first_available
 from ..errors import BackendUnavailableError, InvalidInputError
 from ..graphs import GraphSet
 
@@ -28,14 +30,16 @@ def build_any(
     """
     if backend not in ("auto", *BUILDERS):
         raise InvalidInputError(f"backend must be auto, {' or '.join(BUILDERS)}, got {backend!r}")
-    reasons = []
-    for name in BUILDERS if backend == "auto" else (backend,):
-        try:
-            return name, _build(name, graphs, out_dir, device_id, force)
-        except BackendUnavailableError as exc:
-            reasons.append(f"{name}: {exc}")
-            logger.info("cannot build with %s: %s", name, exc)
-    raise BackendUnavailableError("no TensorRT engine can be built here: " + "; ".join(reasons))
+    names = BUILDERS if backend == "auto" else (backend,)
+    try:
+        name, directory, skipped = first_available(
+            (builder, partial(_build, builder, graphs, out_dir, device_id, force)) for builder in names
+        )
+    except BackendUnavailableError as exc:
+        raise BackendUnavailableError(f"no TensorRT engine can be built here: {exc}") from None
+    if skipped:
+        logger.info("built with %s (skipped %s)", name, "; ".join(skipped))
+    return name, directory
 
 
 def _build(name: str, graphs: GraphSet, out_dir: str | Path | None, device_id: int, force: bool) -> Path:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..assets import cache_dir, resolve_weights
+from ..candidates import first_available
 from ..config import ModelConfig
 from ..errors import BackendUnavailableError, InvalidInputError, ModelNotFoundError
 from ..graphs import MANIFEST_NAME, GraphSet
@@ -90,19 +91,15 @@ def select_backend(device: str, graphs: GraphSet, threads: int | None = None, st
     kind, device_id = _parse_device(device)
     if kind == "cpu":
         return OnnxRuntimeBackend(graphs, device="cpu", threads=threads)
-    reasons = []
-    for name, factory in _gpu_candidates(graphs, device_id, threads, stream):
-        try:
-            backend = factory()
-        except BackendUnavailableError as exc:
-            reasons.append(f"{name}: {exc}")
-            continue
-        logger.info("using %s%s", name, f" (skipped {'; '.join(reasons)})" if reasons else "")
-        return backend
-    if kind == "cuda":
-        raise BackendUnavailableError("device='cuda' but no GPU backend can run here: " + "; ".join(reasons))
-    logger.info("using onnxruntime-cpu: %s", "; ".join(reasons))
-    return OnnxRuntimeBackend(graphs, device="cpu", threads=threads)
+    try:
+        name, backend, skipped = first_available(_gpu_candidates(graphs, device_id, threads, stream))
+    except BackendUnavailableError as exc:
+        if kind == "cuda":
+            raise BackendUnavailableError(f"device='cuda' but no GPU backend can run here: {exc}") from None
+        logger.info("using onnxruntime-cpu: %s", exc)
+        return OnnxRuntimeBackend(graphs, device="cpu", threads=threads)
+    logger.info("using %s%s", name, f" (skipped {'; '.join(skipped)})" if skipped else "")
+    return backend
 
 
 def load_kokoro(

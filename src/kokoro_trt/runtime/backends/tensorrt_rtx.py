@@ -110,10 +110,10 @@ def compile_rtx(
     for stage in STAGES:
         shapes = _input_shapes(graphs.path(stage))
         provider = profile_options(stage, shapes, ranges)
-        if not force and _current(context_path(directory, stage), graphs, stage, device, provider):
+        ctx = context_path(directory, stage)
+        if not force and _current(ctx, graphs, stage, device, provider):
             continue
         options = _options(None, device_id, provider)
-        ctx = context_path(directory, stage)
         options.add_session_config_entry("ep.context_enable", "1")
         options.add_session_config_entry("ep.context_file_path", str(ctx))
         options.add_session_config_entry("ep.context_embed_mode", "0")
