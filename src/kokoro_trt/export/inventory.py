@@ -17,9 +17,11 @@ import onnx
 FORBIDDEN_OPS = frozenset({
     "RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial",
     "Bernoulli", "ScatterND", "ScatterElements", "NonZero", "Unique", "Compress", "Loop", "If",
-    "Scan", "NonMaxSuppression", "DFT", "STFT",
+    "Scan", "NonMaxSuppression", "DFT", "STFT", "Resize", "Upsample",
 })  # fmt: skip
-"""Non-deterministic, in-place scatter, control flow, data-dependent output or complex-valued ops."""
+"""Non-deterministic, in-place scatter, control flow, data-dependent output or complex-valued ops, and
+up-sampling ops: TensorRT's graph compiler fails on a ``Resize`` after an LSTM over a dynamic length
+(``resize_lowering.cpp: insert_point is not in bb``), so the stages repeat or interpolate explicitly."""
 
 SHAPE_INPUTS = {
     "Reshape": (1,), "Expand": (1,), "ConstantOfShape": (0,), "Range": (0, 1, 2), "Tile": (1,),

@@ -12,7 +12,9 @@
 * :class:`DecoderStage` (graph ``decoder``): → audio [F × samples_per_frame], clipped to [-1, 1].
 
 For one unpadded sequence, upstream's ``pack_padded_sequence``, attention mask and masked fills are
-identities, so they are left out.
+identities, so they are left out. Upstream's nearest ×2 up-sampling (``UpSample1d``, a ``Resize``) is
+replaced by repeating each frame (:class:`RepeatUpsample`): the same numbers, and TensorRT's graph
+compiler rejects a ``Resize`` after an LSTM over a dynamic length (``resize_lowering.cpp``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from kokoro.istftnet import UpSample1d
 from torch import nn
 
 from .source import HarmonicSource
@@ -28,6 +31,22 @@ from .stft import ConvSTFT
 
 STYLE_SPLIT = 128
 """Columns 0..127 of a style vector feed the decoder, 128..255 the prosody predictor."""
+
+
+class RepeatUpsample(nn.Module):
+    """Nearest ×2 up-sampling along the last axis as stack-and-flatten: [B, C, T] → [B, C, 2T]."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack((x, x), dim=-1).flatten(-2)
+
+
+def repeat_upsampling(module: nn.Module) -> nn.Module:
+    """Swap every up-sampling ``UpSample1d`` inside ``module`` for :class:`RepeatUpsample` (in place)."""
+    for block in module.modules():
+        upsample = getattr(block, "upsample", None)
+        if isinstance(upsample, UpSample1d) and upsample.layer_type != "none":
+            block.upsample = RepeatUpsample()
+    return module
 
 
 def _duration_encoder(encoder: nn.Module, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
@@ -93,7 +112,7 @@ class ProsodyStage(nn.Module):
 
     def __init__(self, kmodel: nn.Module) -> None:
         super().__init__()
-        self.predictor = kmodel.predictor
+        self.predictor = repeat_upsampling(kmodel.predictor)
 
     def forward(self, d: torch.Tensor, frame_index: torch.Tensor, style: torch.Tensor):
         en = torch.index_select(d, 1, frame_index).transpose(1, 2)
@@ -108,7 +127,7 @@ class DecoderStage(nn.Module):
 
     def __init__(self, kmodel: nn.Module) -> None:
         super().__init__()
-        self.decoder = kmodel.decoder
+        self.decoder = repeat_upsampling(kmodel.decoder)
         generator = self.decoder.generator
         scale = math.prod(up.stride[0] for up in generator.ups) * generator.stft.hop_length
         self.source = HarmonicSource(generator.m_source, scale)
