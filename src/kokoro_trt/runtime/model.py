@@ -1,23 +1,37 @@
 """``KokoroModel``: text in, 24 kHz audio out, written straight into the caller's buffer.
 
 Stages, each public: :meth:`KokoroModel.phonemize` → :meth:`~KokoroModel.ids` →
-:meth:`~KokoroModel.durations` → audio (:meth:`~KokoroModel.synthesize`, :meth:`~KokoroModel.stream`).
+:meth:`~KokoroModel.durations` → audio (:meth:`~KokoroModel.synthesize`, :meth:`~KokoroModel.stream`,
+and their asyncio forms :meth:`~KokoroModel.asynthesize`, :meth:`~KokoroModel.astream`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import dataclasses
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
 from ..config import SAMPLE_RATE, ModelConfig
 from ..errors import InvalidInputError
-from ..text import Chunk, TextFrontend, WordTimestamp, word_timestamps
+from ..text import (
+    Chunk,
+    NormalizationOptions,
+    Pause,
+    TextFrontend,
+    WordTimestamp,
+    check_lexicon,
+    split_pauses,
+    word_timestamps,
+)
+from ..text.frontend import MAX_TOKENS
+from ..text.punctuation import SENTENCE_END
 from ..voices import (
     LIMITS,
     Character,
@@ -40,18 +54,28 @@ DEFAULT_MAX_SECONDS = 45.0
 """The Vortex contract: no more than 45 s of audio per call."""
 
 ReturnTensors = Literal["np", "pt"]
+T = TypeVar("T")
 
-_SENTENCE_END = frozenset(".!?…")
+_CANCELLED: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("cancelled", default=None)
+"""Set in the worker thread of an asyncio call; once the event is set, synthesis stops at the next chunk."""
+
+
+class _Cancelled(Exception):
+    """Raised in a worker thread whose asyncio caller was cancelled."""
 
 
 @dataclass(frozen=True)
 class AudioChunk:
-    """One streamed piece of audio and the words it speaks (times from the start of the stream)."""
+    """One streamed piece of audio and the words it speaks (times from the start of the stream).
+
+    ``text`` is the spoken (normalised) text and ``phonemes`` what the model read; both are empty for
+    a ``[pause:…]`` silence."""
 
     audio: Any
     start_sample: int
     text: str
     words: list[WordTimestamp]
+    phonemes: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,6 +87,8 @@ class Speech:
     words: list[WordTimestamp]
     truncated: bool
     backend: str
+    phonemes: str = ""
+    """What the model read, chunk by chunk (joined with spaces)."""
 
     @property
     def seconds(self) -> float:
@@ -76,10 +102,23 @@ class _Planned:
     chunk: Chunk
     style: np.ndarray
     features: TextFeatures
+    cut: bool = False
+    """Whether this is only a prefix of its chunk (cut to fit ``max_seconds``)."""
 
     @property
     def frames(self) -> int:
         return int(self.features.durations.sum())
+
+
+@dataclass(frozen=True)
+class _Silence:
+    """A ``[pause:…]``: this many samples of silence."""
+
+    samples: int
+
+
+_Item = Chunk | Pause
+_PlannedItem = _Planned | _Silence
 
 
 @dataclass(frozen=True)
@@ -89,6 +128,8 @@ class _Request:
     seed: int
     max_samples: int | None
     script_words: int
+    lexicon: Mapping[str, str] | None
+    normalization: NormalizationOptions | None
 
 
 class KokoroModel:
@@ -122,9 +163,15 @@ class KokoroModel:
 
     # -- public stages -------------------------------------------------------------------------
 
-    def phonemize(self, text: str) -> str:
-        """Text → phoneme string (normalised, offline G2P)."""
-        return self.frontend.phonemize(text)
+    def phonemize(
+        self,
+        text: str,
+        lexicon: Mapping[str, str] | None = None,
+        normalization: NormalizationOptions | None = None,
+    ) -> str:
+        """Text → phoneme string (normalised, offline G2P); ``lexicon`` and ``normalization`` as in :meth:`speak`."""
+        lexicon = None if lexicon is None else check_lexicon(lexicon, self.frontend.vocab)
+        return self.frontend.phonemize(text, lexicon, _options(normalization))
 
     def ids(self, phonemes: str) -> list[int]:
         """Phonemes → token ids, without the boundary tokens."""
@@ -175,6 +222,8 @@ class KokoroModel:
         max_seconds: float | None = DEFAULT_MAX_SECONDS,
         return_tensors: ReturnTensors = "np",
         phonemes: bool = False,
+        lexicon: Mapping[str, str] | None = None,
+        normalization: NormalizationOptions | None = None,
     ) -> Speech:
         """Synthesize ``text`` (or a phoneme string when ``phonemes=True``) with word timestamps.
 
@@ -183,26 +232,48 @@ class KokoroModel:
         (speed, energy and pitch range multiply, pitch shift adds), then ``pitch_shift``,
         ``pitch_range`` and ``energy`` when given (they replace), and ``speed`` multiplies last.
         Audio beyond ``max_seconds`` is cut at a sentence boundary (``None``: no limit).
+        ``[pause:1.5s]`` or ``[pause:500ms]`` in the text inserts that much silence (at most 10 s).
+        ``lexicon`` (word → phonemes, matched as written, then lower-cased) applies to this call only;
+        inline ``[word](/phonemes/)`` wins over it. ``normalization`` switches parts of the normaliser
+        off for this call (:class:`~kokoro_trt.text.NormalizationOptions`; ``None``: all of it runs).
         """
         target = self._output_target(output)
-        request = self._request(text, voice_id, speed, emotion, seed, pitch_shift, pitch_range, energy, max_seconds)
-        chunks = self._chunks(text, phonemes)
+        request = self._request(
+            text,
+            voice_id,
+            speed,
+            emotion,
+            seed,
+            pitch_shift,
+            pitch_range,
+            energy,
+            max_seconds,
+            lexicon,
+            normalization,
+        )
+        items = self._items(text, phonemes, request)
+        cancelled = _CANCELLED.get()
         with self._lock:
-            planned = list(self._plan(chunks, request))
-            if not planned:
-                raise InvalidInputError(f"the first sentence alone is longer than max_seconds={max_seconds:g}")
-            truncated = len(planned) < len(chunks) or planned[-1].chunk is not chunks[len(planned) - 1]
-            total = sum(p.frames for p in planned) * self.samples_per_frame
+            planned = list(self._plan(items, request))
+            if not any(isinstance(p, _Planned) for p in planned):
+                raise InvalidInputError(
+                    f"the first sentence alone is longer than max_seconds={max_seconds:g}"
+                )
+            truncated = len(planned) < len(items) or getattr(planned[-1], "cut", False)
+            total = sum(self._samples(p) for p in planned)
             if target is None:
                 target = wrap_output(_allocate(total, return_tensors))
             target.require_capacity(total)
             words: list[WordTimestamp] = []
             offset = 0
             for plan in planned:
-                self._render(plan, request, target, offset)
-                words += _shifted(self._words(plan), offset / SAMPLE_RATE)
-                offset += plan.frames * self.samples_per_frame
-        return Speech(target.written(total), SAMPLE_RATE, words, truncated, self.backend.name)
+                if cancelled is not None and cancelled.is_set():
+                    raise _Cancelled
+                self._write(plan, request, target, offset)
+                words += self._words(plan, offset)
+                offset += self._samples(plan)
+        spoken = " ".join(p.chunk.phonemes for p in planned if isinstance(p, _Planned))
+        return Speech(target.written(total), SAMPLE_RATE, words, truncated, self.backend.name, spoken)
 
     def stream(
         self,
@@ -218,33 +289,89 @@ class KokoroModel:
         energy: float | None = None,
         max_seconds: float | None = DEFAULT_MAX_SECONDS,
         phonemes: bool = False,
-        first_chunk_tokens: int = 30,
+        lexicon: Mapping[str, str] | None = None,
+        normalization: NormalizationOptions | None = None,
+        first_chunk_tokens: int | None = 30,
     ) -> Iterator[AudioChunk]:
-        """Yield audio chunk by chunk, each as soon as it is ready; same audio as :meth:`speak`
-        for the same chunks. The first chunk is cut short (at most ``first_chunk_tokens`` phonemes, at a
-        clause or word boundary) so it arrives fast: ~0.4 s on two CPU cores.
-        With ``output``, chunks are written into it and yielded as views."""
+        """Yield audio chunk by chunk, each as soon as it is ready; the options are :meth:`speak`'s.
+
+        Chunks are :meth:`speak`'s (whole sentences up to the model's limit) except that the head of
+        the first one, at most ``first_chunk_tokens`` phonemes cut at a clause (else a word), comes
+        alone so it arrives fast: ~0.4 s on two CPU cores (``None``: no separate head). A
+        ``[pause:…]`` comes as a chunk of silence. With ``output``, chunks are written into it and
+        yielded as views."""
+        if first_chunk_tokens is not None and not 1 <= first_chunk_tokens <= MAX_TOKENS:
+            raise InvalidInputError(
+                f"first_chunk_tokens must be in 1..{MAX_TOKENS}, got {first_chunk_tokens}"
+            )
         target = self._output_target(output)
-        request = self._request(text, voice_id, speed, emotion, seed, pitch_shift, pitch_range, energy, max_seconds)
-        chunks = self._chunks(text, phonemes, first_chunk_tokens)
+        request = self._request(
+            text,
+            voice_id,
+            speed,
+            emotion,
+            seed,
+            pitch_shift,
+            pitch_range,
+            energy,
+            max_seconds,
+            lexicon,
+            normalization,
+        )
+        items = self._items(text, phonemes, request, first_chunk_tokens)
         offset = 0
-        plans = self._plan(chunks, request)
+        plans = self._plan(items, request)
         while True:
             with self._lock:  # planning and rendering share the backend, the noise bank and the voices
                 plan = next(plans, None)
                 if plan is None:
                     return
-                samples = plan.frames * self.samples_per_frame
+                samples = self._samples(plan)
                 if target is None:
                     piece = wrap_output(np.empty(samples, dtype=np.float32))
-                    self._render(plan, request, piece, 0, noise_offset=offset)
+                    self._write(plan, request, piece, 0, noise_offset=offset)
                     audio = piece.owner
                 else:
                     target.require_capacity(offset + samples)
-                    self._render(plan, request, target, offset)
+                    self._write(plan, request, target, offset)
                     audio = target.owner[offset : offset + samples]
-            yield AudioChunk(audio, offset, plan.chunk.text, _shifted(self._words(plan), offset / SAMPLE_RATE))
+            if isinstance(plan, _Silence):
+                yield AudioChunk(audio, offset, "", [])
+            else:
+                yield AudioChunk(
+                    audio, offset, plan.chunk.text, self._words(plan, offset), plan.chunk.phonemes
+                )
             offset += samples
+
+    # -- asyncio -----------------------------------------------------------------------------
+
+    async def asynthesize(self, text: str, *args: Any, **kwargs: Any) -> Any:
+        """:meth:`synthesize` in a worker thread, so the event loop keeps running; cancelling the
+        awaiting task stops synthesis at the next chunk and frees the model."""
+        return (await self.aspeak(text, *args, **kwargs)).audio
+
+    async def aspeak(self, text: str, *args: Any, **kwargs: Any) -> Speech:
+        """:meth:`speak` in a worker thread (same arguments); cancellable like :meth:`asynthesize`."""
+        return await _off_loop(self.speak, text, *args, **kwargs)
+
+    async def astream(self, text: str, *args: Any, **kwargs: Any) -> AsyncIterator[AudioChunk]:
+        """:meth:`stream` with each chunk made in a worker thread (same arguments). Cancelling the
+        consumer lets the chunk in progress finish, then stops, so the model is free for the next call."""
+        chunks = self.stream(text, *args, **kwargs)
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                step = loop.run_in_executor(None, next, chunks, None)
+                try:
+                    chunk = await asyncio.shield(step)
+                except asyncio.CancelledError:
+                    await asyncio.wait([step])  # the generator cannot be closed while it runs
+                    raise
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            chunks.close()
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -256,7 +383,20 @@ class KokoroModel:
         target.require_device(self.backend.output_devices, self.backend.name)
         return target
 
-    def _request(self, text, voice_id, speed, emotion, seed, pitch_shift, pitch_range, energy, max_seconds) -> _Request:
+    def _request(
+        self,
+        text,
+        voice_id,
+        speed,
+        emotion,
+        seed,
+        pitch_shift,
+        pitch_range,
+        energy,
+        max_seconds,
+        lexicon,
+        normalization,
+    ) -> _Request:
         """Validate every argument (before any model work) and resolve voice and prosody."""
         if not isinstance(text, str):
             raise InvalidInputError(f"text must be a string, got {type(text).__name__}")
@@ -277,35 +417,60 @@ class KokoroModel:
             raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}")
         max_samples = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
         seed = DEFAULT_SEED if seed is None else int(seed)
-        return _Request(voice, prosody, seed, max_samples, len(text.split()))
+        lexicon = None if lexicon is None else check_lexicon(lexicon, self.frontend.vocab)
+        return _Request(
+            voice, prosody, seed, max_samples, len(text.split()), lexicon, _options(normalization)
+        )
 
-    def _chunks(self, text: str, phonemes: bool, first_chunk_tokens: int | None = None) -> list[Chunk]:
-        split = self.frontend.chunks_from_phonemes if phonemes else self.frontend.chunks
-        chunks = split(text)
-        if first_chunk_tokens and len(chunks[0].token_ids) > first_chunk_tokens:
-            head = split(chunks[0].text if not phonemes else chunks[0].phonemes, max_tokens=first_chunk_tokens)
-            chunks = [*head, *chunks[1:]]
-        return chunks
+    def _items(
+        self, text: str, phonemes: bool, request: _Request, head_tokens: int | None = None
+    ) -> list[_Item]:
+        """Chunks (the first one's head split off with ``head_tokens``) and the pauses between them."""
+        items: list[_Item] = []
+        for part in split_pauses(text):
+            if isinstance(part, Pause):
+                items.append(part)
+                continue
+            head = None if any(isinstance(i, Chunk) for i in items) else head_tokens
+            if phonemes:
+                items += self.frontend.chunks_from_phonemes(part, head_tokens=head)
+            else:
+                items += self.frontend.chunks(
+                    part, head_tokens=head, lexicon=request.lexicon, normalization=request.normalization
+                )
+        if not any(isinstance(i, Chunk) for i in items):
+            raise InvalidInputError(f"text has nothing speakable: {text[:80]!r}")
+        return items
 
-    def _plan(self, chunks: list[Chunk], request: _Request) -> Iterator[_Planned]:
-        """Durations chunk by chunk, stopping at the sentence that would pass ``max_samples``."""
+    def _plan(self, items: list[_Item], request: _Request) -> Iterator[_PlannedItem]:
+        """Durations chunk by chunk, stopping at the sentence or pause that would pass ``max_samples``."""
         used = 0
-        for chunk in chunks:
-            plan = self._durations(chunk, request)
-            if request.max_samples is not None:
-                room = (request.max_samples - used) // self.samples_per_frame
-                if plan.frames > room:
-                    fitted = self._fit(plan, room, request)
-                    logger.warning(
-                        "Script truncated to fit %gs duration (original: %d words)",
-                        request.max_samples / SAMPLE_RATE,
-                        request.script_words,
-                    )
-                    if fitted is not None:
-                        yield fitted
-                    return
-            used += plan.frames * self.samples_per_frame
+        for item in items:
+            plan = (
+                _Silence(round(item.seconds * SAMPLE_RATE))
+                if isinstance(item, Pause)
+                else self._durations(item, request)
+            )
+            room = None if request.max_samples is None else request.max_samples - used
+            if room is not None and self._samples(plan) > room:
+                logger.warning(
+                    "Script truncated to fit %gs duration (original: %d words)",
+                    request.max_samples / SAMPLE_RATE,
+                    request.script_words,
+                )
+                fitted = (
+                    self._fit(plan, room // self.samples_per_frame, request)
+                    if isinstance(plan, _Planned)
+                    else None
+                )
+                if fitted is not None:
+                    yield fitted
+                return
+            used += self._samples(plan)
             yield plan
+
+    def _samples(self, plan: _PlannedItem) -> int:
+        return plan.samples if isinstance(plan, _Silence) else plan.frames * self.samples_per_frame
 
     def _durations(self, chunk: Chunk, request: _Request) -> _Planned:
         style = self.voices.style(request.voice, len(chunk.token_ids))
@@ -316,17 +481,36 @@ class KokoroModel:
         """The longest prefix of ``plan`` ending at a sentence end that fits in ``room`` frames."""
         frames_through = np.cumsum(plan.features.durations)  # model token k = phoneme k - 1
         phonemes = plan.chunk.phonemes
-        cuts = [k + 1 for k, symbol in enumerate(phonemes) if symbol in _SENTENCE_END]
+        cuts = [k + 1 for k, symbol in enumerate(phonemes) if symbol in SENTENCE_END]
         for cut in reversed(cuts):
             if frames_through[cut] > room:
                 continue
             fitted = self._durations(_prefix(plan.chunk, cut), request)
             if fitted.frames <= room:
-                return fitted
+                return dataclasses.replace(fitted, cut=True)
         return None
 
+    def _write(
+        self,
+        plan: _PlannedItem,
+        request: _Request,
+        target: OutputTarget,
+        offset: int,
+        noise_offset: int | None = None,
+    ) -> None:
+        """Audio for one planned item into ``target`` at ``offset``: rendered speech or silence."""
+        if isinstance(plan, _Silence):
+            _write_silence(target, offset, plan.samples)
+        else:
+            self._render(plan, request, target, offset, noise_offset)
+
     def _render(
-        self, plan: _Planned, request: _Request, target: OutputTarget, offset: int, noise_offset: int | None = None
+        self,
+        plan: _Planned,
+        request: _Request,
+        target: OutputTarget,
+        offset: int,
+        noise_offset: int | None = None,
     ) -> None:
         """Prosody, pitch/energy edits, then decode into ``target`` at ``offset``; the noise is read
         at ``noise_offset`` (default ``offset``), its position in the whole utterance."""
@@ -342,8 +526,48 @@ class KokoroModel:
         noise = self._noise.get(request.seed, start, start + samples)
         self.backend.decode(plan.features, frame_index, f0, n, plan.style, noise, target, offset)
 
-    def _words(self, plan: _Planned) -> list[WordTimestamp]:
-        return word_timestamps(plan.chunk.words, plan.features.durations, self.samples_per_frame, SAMPLE_RATE)
+    def _words(self, plan: _PlannedItem, offset: int) -> list[WordTimestamp]:
+        """The item's words, timed from the start of the whole audio (``offset`` samples in)."""
+        if isinstance(plan, _Silence):
+            return []
+        words = word_timestamps(
+            plan.chunk.words, plan.features.durations, self.samples_per_frame, SAMPLE_RATE
+        )
+        return [
+            WordTimestamp(w.word, w.start + offset / SAMPLE_RATE, w.end + offset / SAMPLE_RATE) for w in words
+        ]
+
+
+def _options(normalization: NormalizationOptions | None) -> NormalizationOptions | None:
+    if normalization is not None and not isinstance(normalization, NormalizationOptions):
+        raise InvalidInputError(
+            f"normalization must be NormalizationOptions, got {type(normalization).__name__}"
+        )
+    return normalization
+
+
+async def _off_loop(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``call`` in a worker thread; a cancelled caller asks it to stop at its next chunk."""
+    cancelled = threading.Event()
+
+    def run() -> T:
+        _CANCELLED.set(cancelled)
+        return call(*args, **kwargs)
+
+    future = asyncio.get_running_loop().run_in_executor(None, run)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        cancelled.set()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # _Cancelled is expected
+        raise
+
+
+def _write_silence(target: OutputTarget, offset: int, samples: int) -> None:
+    if target.device == "cpu":
+        target.host_view(offset, offset + samples)[:] = 0
+    else:  # torch and CuPy device arrays take slice assignment
+        target.owner[offset : offset + samples] = 0
 
 
 def _model_ids(token_ids: list[int]) -> np.ndarray:
@@ -359,10 +583,6 @@ def _allocate(samples: int, return_tensors: ReturnTensors) -> Any:
     if return_tensors != "np":
         raise InvalidInputError(f"return_tensors must be 'np' or 'pt', got {return_tensors!r}")
     return np.empty(samples, dtype=np.float32)
-
-
-def _shifted(words: list[WordTimestamp], seconds: float) -> list[WordTimestamp]:
-    return [WordTimestamp(w.word, w.start + seconds, w.end + seconds) for w in words]
 
 
 def _prefix(chunk: Chunk, cut: int) -> Chunk:

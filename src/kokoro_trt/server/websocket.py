@@ -4,34 +4,41 @@ Client → server (JSON): ``{"type": "config", ...SpeechOptions}`` (before any t
 "text": "..."}`` (appended; every complete sentence is spoken at once), ``{"type": "flush"}`` (speak
 what is buffered), ``{"type": "end"}`` (flush, finish the audio stream, close).
 Server → client: binary audio frames (one continuous stream in ``response_format``, pcm by default),
-``{"type": "segment", "text", "samples"}`` after each spoken piece, ``{"type": "error", "error": {...}}``
+``{"type": "segment", "text", "samples", "words"}`` after each spoken piece (``words``: its word timings), ``{"type": "error", "error": {...}}``
 (the socket stays open), and ``{"type": "done"}`` before closing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
+import unicodedata
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from ..errors import KokoroError
+from ..text import split_sentences
 from .auth import check_api_key
-from .encoders import Encoder, make_encoder
-from .errors import ApiError, from_exception
+from .bodies import timestamps
+from .encoders import Encoder, apply_gain, make_encoder
+from .errors import ApiError, from_exception, validation_error
+from .jobs import prepare
 from .schemas import SpeechOptions
 from .service import Service
 
 router = APIRouter()
 
-_SENTENCE_END = re.compile(r"^(.*[.!?…;:][\"'”’)\]]*)\s+(.*)$", re.DOTALL)
+_NEXT_SENTENCE = "Next"
+"""Appended to the buffer to ask the splitter whether its last sentence is over whatever follows."""
 
 
 def split_complete(buffer: str) -> tuple[str, str]:
-    """``(complete sentences, the unfinished rest)`` of ``buffer``."""
-    match = _SENTENCE_END.match(buffer)
-    return (match[1], match[2]) if match else ("", buffer)
+    """``(complete sentences, the unfinished rest)`` of ``buffer``: a sentence is complete once a new
+    one could start after it (``"Please call Dr. "`` waits for the name; ``"Hi there. "`` does not)."""
+    buffer = unicodedata.normalize("NFC", buffer)  # what the splitter's offsets refer to
+    *complete, _ = split_sentences(buffer + _NEXT_SENTENCE)
+    done = "".join(complete)
+    return done, buffer[len(done) :]
 
 
 class _Session:
@@ -51,14 +58,18 @@ class _Session:
     async def speak(self, text: str) -> None:
         if not text.strip():
             return
-        job = self.service.job(text, self.options)
+        prepared = prepare(text, self.options, self.service.model, self.service.settings)
         if self.encoder is None:
-            self.encoder = make_encoder(self.options.response_format, self.service.sample_rate, streaming=True)
-        samples = 0
-        async for audio in await self.service.stream(job):
-            samples += len(audio)
+            self.encoder = make_encoder(
+                self.options.response_format, self.service.sample_rate, streaming=True
+            )
+        pieces, outcome = await self.service.stream(prepared.job)
+        words = []
+        async for piece in pieces:
+            words += timestamps(piece.words)
+            audio = apply_gain(piece.audio, prepared.volume)
             await self._send_bytes(await asyncio.to_thread(self.encoder.encode, audio))
-        await self.ws.send_json({"type": "segment", "text": text, "samples": samples})
+        await self.ws.send_json({"type": "segment", "text": text, "samples": outcome.samples, "words": words})
 
     async def end(self) -> None:
         await self.speak(self.buffer)
@@ -74,7 +85,9 @@ class _Session:
             self.configure({k: v for k, v in message.items() if k != "type"})
         elif kind == "text":
             if not isinstance(message.get("text"), str):
-                raise ApiError(400, "a text message needs a string 'text'", param="text", code="invalid_value")
+                raise ApiError(
+                    400, "a text message needs a string 'text'", param="text", code="invalid_value"
+                )
             ready, self.buffer = split_complete(self.buffer + message["text"])
             await self.speak(ready)
         elif kind == "flush":
@@ -84,7 +97,9 @@ class _Session:
             await self.end()
             return False
         else:
-            raise ApiError(400, f"unknown message type {kind!r}: use config, text, flush or end", param="type")
+            raise ApiError(
+                400, f"unknown message type {kind!r}: use config, text, flush or end", param="type"
+            )
         return True
 
     async def _send_bytes(self, data: bytes) -> None:
@@ -111,9 +126,7 @@ async def speech_ws(ws: WebSocket) -> None:
                 if not await session.handle(message):
                     break
             except ValidationError as exc:
-                error = exc.errors()[0]
-                param = ".".join(str(p) for p in error["loc"]) or None
-                await ws.send_json({"type": "error", **ApiError(400, f"{param}: {error['msg']}", param=param).body()})
+                await ws.send_json({"type": "error", **validation_error(exc.errors()).body()})
             except (ApiError, KokoroError, ValueError) as exc:
                 await ws.send_json({"type": "error", **from_exception(exc).body()})
         await ws.close()

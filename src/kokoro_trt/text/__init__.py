@@ -2,18 +2,28 @@
 
 from .chunking import Chunk, Word
 from .frontend import TextFrontend
+from .lexicon import check_lexicon, load_lexicon
 from .normalize import NormalizedText, PhonemeOverride, WordSpan
+from .options import NormalizationOptions
+from .pauses import Pause, split_pauses
+from .sentences import split_sentences
 from .timestamps import WordTimestamp, word_timestamps
 from .vocab import phonemes_to_ids
 
 __all__ = [
     "Chunk",
+    "NormalizationOptions",
     "NormalizedText",
+    "Pause",
     "PhonemeOverride",
     "TextFrontend",
     "Word",
     "WordSpan",
     "WordTimestamp",
+    "check_lexicon",
+    "load_lexicon",
     "phonemes_to_ids",
+    "split_pauses",
+    "split_sentences",
     "word_timestamps",
 ]

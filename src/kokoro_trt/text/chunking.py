@@ -7,11 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .normalize import WordSpan
+from .punctuation import CLAUSE_END, CLOSERS, SENTENCE_END
 from .vocab import phonemes_to_ids
-
-_SENTENCE_END = frozenset(".!?…")
-_CLAUSE_END = frozenset(",;:—")
-_CLOSERS = "\"')"
 
 
 @dataclass(frozen=True)
@@ -46,12 +43,18 @@ class Chunk:
 def _break_priority(piece_text: str) -> int:
     """How good a place to cut the end of this piece is: sentence 3, clause 2, space 1, mid-word 0."""
     stripped = piece_text.rstrip()
-    core = stripped.rstrip(_CLOSERS)
-    if core and core[-1] in _SENTENCE_END:
+    core = stripped.rstrip(CLOSERS)
+    if core and core[-1] in SENTENCE_END:
         return 3
-    if core and core[-1] in _CLAUSE_END:
+    if core and core[-1] in CLAUSE_END:
         return 2
     return 1 if len(stripped) < len(piece_text) else 0
+
+
+def _inside_word(position: int, words: Sequence[WordSpan], starts: Sequence[int]) -> bool:
+    """Whether ``position`` falls inside one word's spoken form (``three thirty`` of ``3:30``)."""
+    k = bisect.bisect_left(starts, position) - 1
+    return k >= 0 and position < words[k].end
 
 
 def _split_long(piece: Piece, max_tokens: int) -> list[Piece]:
@@ -62,13 +65,21 @@ def _split_long(piece: Piece, max_tokens: int) -> list[Piece]:
     length = piece.end - piece.start
     bounds = [piece.start + round(k * length / n) for k in range(n + 1)]
     return [
-        Piece(bounds[k], bounds[k + 1], piece.phonemes[k * max_tokens : (k + 1) * max_tokens if k < n - 1 else None])
+        Piece(
+            bounds[k],
+            bounds[k + 1],
+            piece.phonemes[k * max_tokens : (k + 1) * max_tokens if k < n - 1 else None],
+        )
         for k in range(n)
     ]
 
 
-def _group(text: str, pieces: Sequence[Piece], max_tokens: int) -> list[list[Piece]]:
-    """Greedy: fill a chunk, then cut at the best-ranked (then latest) break that still fits."""
+def _group(
+    text: str, pieces: Sequence[Piece], words: Sequence[WordSpan], max_tokens: int
+) -> list[list[Piece]]:
+    """Greedy: fill a chunk, then cut at the best-ranked (then latest) break that still fits; never
+    inside a word's spoken form when another break fits."""
+    starts = [w.start for w in words]
     groups: list[list[Piece]] = []
     i = 0
     while i < len(pieces):
@@ -78,7 +89,12 @@ def _group(text: str, pieces: Sequence[Piece], max_tokens: int) -> list[list[Pie
             joined += pieces[j].phonemes
             if len(joined.strip()) > max_tokens:
                 break
-            priority = _break_priority(text[pieces[j].start : pieces[j].end]) if j + 1 < len(pieces) else 4
+            if j + 1 == len(pieces):
+                priority = 4
+            elif _inside_word(pieces[j].end, words, starts):
+                priority = 0
+            else:
+                priority = _break_priority(text[pieces[j].start : pieces[j].end])
             if priority >= best_priority:
                 best_priority, best_end = priority, j + 1
         groups.append(list(pieces[i:best_end]))
@@ -126,11 +142,18 @@ def make_chunks(
     words: Sequence[WordSpan],
     vocab: Mapping[str, int],
     max_tokens: int,
+    head_tokens: int | None = None,
 ) -> list[Chunk]:
-    """Split pieces covering ``text`` into chunks of at most ``max_tokens`` phonemes each."""
+    """Split pieces covering ``text`` into chunks of at most ``max_tokens`` phonemes each; with
+    ``head_tokens``, the first chunk's head (up to that many phonemes, cut at the best break) becomes
+    a chunk of its own and the rest of that first chunk another."""
     pieces = [part for p in pieces for part in _split_long(p, max_tokens)]
+    groups = _merge_silent(_group(text, pieces, words, max_tokens))
+    if head_tokens is not None and len("".join(p.phonemes for p in groups[0]).strip()) > head_tokens:
+        head = _group(text, groups[0], words, head_tokens)[0]
+        groups[:1] = _merge_silent([head, groups[0][len(head) :]])
     chunks = []
-    for group in _merge_silent(_group(text, pieces, max_tokens)):
+    for group in groups:
         raw = "".join(p.phonemes for p in group)
         phonemes = raw.strip()
         lead = len(raw) - len(raw.lstrip())

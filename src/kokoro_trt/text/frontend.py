@@ -9,6 +9,7 @@ from ..errors import InvalidInputError
 from .chunking import Chunk, Piece, make_chunks
 from .g2p import g2p_tokens, load_g2p
 from .normalize import NormalizedText, WordSpan, normalize
+from .options import NormalizationOptions
 from .vocab import keep_known, phonemes_to_ids
 
 LANGS = {"en-us": False, "en-gb": True}
@@ -25,7 +26,11 @@ class _PieceBuilder:
         self.pieces: list[Piece] = []
 
     def _ends_open(self) -> bool:
-        return bool(self.pieces) and not self.pieces[-1].phonemes.endswith(" ") and self.pieces[-1].phonemes != ""
+        return (
+            bool(self.pieces)
+            and not self.pieces[-1].phonemes.endswith(" ")
+            and self.pieces[-1].phonemes != ""
+        )
 
     def add(self, start: int, end: int, core: str, space_after: bool) -> None:
         if not core and not self._ends_open():
@@ -57,9 +62,15 @@ class TextFrontend:
         load_g2p(self.british)
         return self
 
-    def normalize(self, text: str) -> NormalizedText:
-        """Spoken form of ``text`` and the mapping from original words to spoken spans."""
-        return normalize(text, self.british)
+    def normalize(
+        self,
+        text: str,
+        lexicon: Mapping[str, str] | None = None,
+        normalization: NormalizationOptions | None = None,
+    ) -> NormalizedText:
+        """Spoken form of ``text`` and the mapping from original words to spoken spans; words in
+        ``lexicon`` (word → phonemes) take its phonemes; ``normalization`` switches parts off."""
+        return normalize(text, self.british, normalization, lexicon)
 
     def _pieces(self, norm: NormalizedText) -> list[Piece]:
         """Phonemize normalised text into pieces covering it exactly; overrides keep their phonemes."""
@@ -100,20 +111,36 @@ class TextFrontend:
         if stop > tail:
             out.extend(stop)
 
-    def phonemize(self, text: str) -> str:
+    def phonemize(
+        self,
+        text: str,
+        lexicon: Mapping[str, str] | None = None,
+        normalization: NormalizationOptions | None = None,
+    ) -> str:
         """The phoneme string of the whole text."""
-        return "".join(p.phonemes for p in self._pieces(self.normalize(text))).strip()
+        return "".join(p.phonemes for p in self._pieces(self.normalize(text, lexicon, normalization))).strip()
 
-    def chunks(self, text: str, max_tokens: int = MAX_TOKENS) -> list[Chunk]:
-        """Chunks of at most ``max_tokens`` phonemes; their texts concatenate to the normalised text."""
+    def chunks(
+        self,
+        text: str,
+        max_tokens: int = MAX_TOKENS,
+        *,
+        head_tokens: int | None = None,
+        lexicon: Mapping[str, str] | None = None,
+        normalization: NormalizationOptions | None = None,
+    ) -> list[Chunk]:
+        """Chunks of at most ``max_tokens`` phonemes; their texts concatenate to the normalised text.
+        With ``head_tokens``, the first chunk's head is split off as a chunk of its own (for streaming)."""
         _check_max(max_tokens)
-        norm = self.normalize(text)
-        chunks = make_chunks(norm.text, self._pieces(norm), norm.words, self.vocab, max_tokens)
+        norm = self.normalize(text, lexicon, normalization)
+        chunks = make_chunks(norm.text, self._pieces(norm), norm.words, self.vocab, max_tokens, head_tokens)
         if not any(c.phonemes for c in chunks):
             raise InvalidInputError(f"text has nothing speakable: {text[:80]!r}")
         return chunks
 
-    def chunks_from_phonemes(self, phonemes: str, max_tokens: int = MAX_TOKENS) -> list[Chunk]:
+    def chunks_from_phonemes(
+        self, phonemes: str, max_tokens: int = MAX_TOKENS, *, head_tokens: int | None = None
+    ) -> list[Chunk]:
         """Raw-phoneme entry point: validate against the vocabulary, then chunk at spaces and punctuation."""
         _check_max(max_tokens)
         phonemes = " ".join(phonemes.split())
@@ -121,9 +148,12 @@ class TextFrontend:
             raise InvalidInputError("phonemes are empty")
         phonemes_to_ids(phonemes, self.vocab)
         pieces = [Piece(m.start(), m.end(), m.group(0)) for m in _RAW_PIECE.finditer(phonemes)]
-        words = [WordSpan(p.phonemes.strip(), p.phonemes.strip(), p.start, p.start + len(p.phonemes.strip()))
-                 for p in pieces if p.phonemes[0] not in _PHONEME_PUNCT]
-        return make_chunks(phonemes, pieces, words, self.vocab, max_tokens)
+        words = [
+            WordSpan(p.phonemes.strip(), p.phonemes.strip(), p.start, p.start + len(p.phonemes.strip()))
+            for p in pieces
+            if p.phonemes[0] not in _PHONEME_PUNCT
+        ]
+        return make_chunks(phonemes, pieces, words, self.vocab, max_tokens, head_tokens)
 
 
 def _check_max(max_tokens: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from dataclasses import dataclass
 
 import spacy
@@ -47,6 +48,11 @@ def load_g2p(british: bool) -> OfflineG2P:
     return OfflineG2P(british, load_nlp())
 
 
+_LETTER_STOP = re.compile(r"[A-Za-z]\.")
+"""spaCy keeps a full stop after a lone letter in its token (``M.``) and misaki then drops it; the
+normaliser has already removed the stops of initials, so such a stop ends a sentence."""
+
+
 @dataclass(frozen=True)
 class Token:
     """A G2P token: its text, whether whitespace follows, and its phonemes ('' when silent)."""
@@ -59,4 +65,13 @@ class Token:
 def g2p_tokens(text: str, british: bool) -> list[Token]:
     """Phonemize ``text`` (already normalised, no surrounding whitespace) into tokens."""
     _, tokens = load_g2p(british)(text, preprocess=False)
-    return [Token(tk.text, bool(tk.whitespace), tk.phonemes or "") for tk in tokens]
+    return [Token(tk.text, bool(tk.whitespace), _with_stop(tk.text, tk.phonemes or "")) for tk in tokens]
+
+
+def _with_stop(text: str, phonemes: str) -> str:
+    """The token's phonemes with the full stop misaki swallowed after a lone letter put back."""
+    return (
+        phonemes + "."
+        if phonemes and _LETTER_STOP.fullmatch(text) and not phonemes.endswith(".")
+        else phonemes
+    )

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import InvalidInputError
 from .cleanup import CleanText, clean
+from .options import NormalizationOptions
+from .punctuation import CLOSERS, SENTENCE_END
 from .rules import RULES, Rule
 
 _PLAIN_WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
+_RAW_WORD = re.compile(r"[^\s\"()\[\]{}]*[\w%]")
+"""A word when normalisation is off: numbers, symbols and all, without trailing punctuation."""
 _PLAIN_KEEP = set(".,!?;:'\"()—…- \n")
+_EVERY_PART = NormalizationOptions(unit_normalization=True)
+"""What ``options=None`` means: every part runs (Kokoro-FastAPI's defaults leave units alone)."""
 _NO_SPACE_BEFORE = set(".,!?;:)…")
 _BRACKETS = {"[": "(", "{": "(", "]": ")", "}": ")"}
 
@@ -43,6 +50,8 @@ class NormalizedText:
     text: str
     words: tuple[WordSpan, ...]
     overrides: tuple[PhonemeOverride, ...] = ()
+    sentence_ends: tuple[int, ...] = ()
+    """Offsets in the (NFC-composed) original text just after each sentence's final punctuation."""
 
 
 @dataclass
@@ -50,55 +59,77 @@ class _Assembler:
     """Builds the normalised text: single spaces, no leading or trailing space, spans recorded."""
 
     parts: list[str] = field(default_factory=list)
+    sources: list[int] = field(default_factory=list)
+    """For every output character, the index of the cleaned-text character it comes from."""
     length: int = 0
     last: str = ""
     pending_space: bool = False
     words: list[WordSpan] = field(default_factory=list)
     overrides: list[PhonemeOverride] = field(default_factory=list)
 
-    def _append(self, text: str) -> None:
+    def _append(self, text: str, source: int) -> None:
         if self.pending_space and self.length:
             self.parts.append(" ")
+            self.sources.append(self.sources[-1])
             self.length += 1
         self.pending_space = False
         self.parts.append(text)
+        self.sources.extend([source] * len(text))
         self.length += len(text)
         self.last = text[-1]
 
-    def add(self, text: str) -> None:
-        """Punctuation and whitespace; a line break after a bare word becomes a full stop."""
-        for ch in text:
+    def add(self, text: str, sources: Sequence[int]) -> None:
+        """Punctuation and whitespace (from ``sources``); a line break after a bare word becomes a full stop."""
+        for ch, source in zip(text, sources):
             if ch == "\n" and self.last.isalnum():
-                self._append(".")
+                self._append(".", source)
             if ch.isspace():
                 self.pending_space = True
             else:
                 self.pending_space = self.pending_space and ch not in _NO_SPACE_BEFORE
-                self._append(ch)
+                self._append(ch, source)
 
-    def add_word(self, original: str, spoken: str, phonemes: str | None = None) -> None:
+    def add_word(self, original: str, spoken: str, source: int, phonemes: str | None = None) -> None:
         spoken = " ".join(spoken.split())
         if not spoken:
             return
         if self.last.isalnum() and spoken[0].isalnum():
             self.pending_space = True
-        self._append(spoken)
+        self._append(spoken, source)
         start = self.length - len(spoken)
         self.words.append(WordSpan(original, spoken, start, self.length))
         if phonemes is not None:
             self.overrides.append(PhonemeOverride(start, self.length, phonemes))
 
-    def result(self) -> NormalizedText:
-        return NormalizedText("".join(self.parts), tuple(self.words), tuple(self.overrides))
+    def result(self, cleaned: CleanText) -> NormalizedText:
+        text = "".join(self.parts)
+        ends = tuple(cleaned.origin[self.sources[i]] + 1 for i in _sentence_ends(text))
+        return NormalizedText(text, tuple(self.words), tuple(self.overrides), ends)
 
 
-def _scan(text: str) -> Iterator[tuple[int, int, Rule | None, re.Match | None]]:
+def _sentence_ends(text: str) -> Iterator[int]:
+    """Indices of the last character (closing quotes included) of each sentence of normalised text."""
+    for m in re.finditer(
+        rf"[{re.escape(''.join(SENTENCE_END))}]+[{re.escape(CLOSERS)}]*(?=\s+[^a-z]|$)", text
+    ):
+        yield m.end() - 1
+
+
+@functools.cache
+def _rules(options: NormalizationOptions) -> tuple[Rule, ...]:
+    if not options.normalize:
+        return tuple(r for r in RULES if r.name == "override")
+    disabled = options.disabled_rules()
+    return tuple(r for r in RULES if r.name not in disabled)
+
+
+def _scan(text: str, rules: Sequence[Rule]) -> Iterator[tuple[int, int, Rule | None, re.Match | None]]:
     """Split text into rule matches (earliest wins, then rule order) and the plain gaps between them."""
     cache: dict[int, re.Match | None] = {}
     pos = 0
     while pos < len(text):
         best: tuple[Rule, re.Match] | None = None
-        for i, rule in enumerate(RULES):
+        for i, rule in enumerate(rules):
             m = cache.get(i, False)
             if m is False or (m is not None and m.start() < pos):
                 m = cache[i] = rule.pattern.search(text, pos)
@@ -120,34 +151,63 @@ def _plain(text: str) -> str:
     return "".join(c if c.isalpha() or c in _PLAIN_KEEP else _BRACKETS.get(c, " ") for c in text)
 
 
-def _add_plain(out: _Assembler, clean_text: CleanText, start: int, end: int) -> None:
-    gap = _plain(clean_text.text[start:end])
+def _lookup(lexicon: Mapping[str, str], word: str) -> str | None:
+    """A word's phonemes from a user lexicon: the exact spelling first, then the lower-case one."""
+    found = lexicon.get(word)
+    return found if found is not None else lexicon.get(word.lower())
+
+
+def _add_plain(
+    out: _Assembler, clean_text: CleanText, start: int, end: int, raw: bool, lexicon: Mapping[str, str]
+) -> None:
+    """Text no rule matched: words (looked up in ``lexicon``) and the punctuation between them."""
+    gap = clean_text.text[start:end] if raw else _plain(clean_text.text[start:end])
     pos = 0
-    for w in _PLAIN_WORD.finditer(gap):
-        out.add(gap[pos : w.start()])
-        out.add_word(clean_text.original_span(start + w.start(), start + w.end()), w.group(0))
+    for w in (_RAW_WORD if raw else _PLAIN_WORD).finditer(gap):
+        out.add(gap[pos : w.start()], range(start + pos, start + w.start()))
+        original = clean_text.original_span(start + w.start(), start + w.end())
+        out.add_word(original, w.group(0), start + w.end() - 1, _lookup(lexicon, w.group(0)))
         pos = w.end()
-    out.add(gap[pos:])
+    out.add(gap[pos:], range(start + pos, end))
 
 
-def normalize(text: str, british: bool = False) -> NormalizedText:
-    """Normalise ``text``; raises :class:`InvalidInputError` when it is empty or has nothing to speak."""
+def assemble(
+    text: str,
+    british: bool = False,
+    options: NormalizationOptions | None = None,
+    lexicon: Mapping[str, str] | None = None,
+) -> NormalizedText:
+    """Normalise ``text`` without judging it: empty or unspeakable input gives empty or silent text."""
+    cleaned = clean(text)
+    options = options or _EVERY_PART
+    out = _Assembler()
+    for start, end, rule, m in _scan(cleaned.text, _rules(options)):
+        if rule is None or m is None:
+            _add_plain(out, cleaned, start, end, not options.normalize, lexicon or {})
+            continue
+        spoken = rule.speak(m, british)
+        if not rule.is_word:
+            out.add(spoken, [end - 1] * len(spoken))
+            continue
+        core = spoken.rstrip(".")
+        phonemes = m.group(2) if rule.name == "override" else None
+        out.add_word(cleaned.original_span(start, end), core, end - 1, phonemes)
+        out.add(spoken[len(core) :], [end - 1] * (len(spoken) - len(core)))
+    return out.result(cleaned)
+
+
+def normalize(
+    text: str,
+    british: bool = False,
+    options: NormalizationOptions | None = None,
+    lexicon: Mapping[str, str] | None = None,
+) -> NormalizedText:
+    """Normalise ``text`` (every part on unless ``options`` switch some off; plain words found in
+    ``lexicon`` get its phonemes); raises :class:`InvalidInputError` when there is nothing to speak."""
     if not text or not text.strip():
         raise InvalidInputError("text is empty")
-    cleaned = clean(text)
-    out = _Assembler()
-    for start, end, rule, m in _scan(cleaned.text):
-        if rule is None or m is None:
-            _add_plain(out, cleaned, start, end)
-        elif not rule.is_word:
-            out.add(rule.speak(m, british))
-        else:
-            spoken = rule.speak(m, british)
-            core = spoken.rstrip(".")
-            phonemes = m.group(2) if rule.name == "override" else None
-            out.add_word(cleaned.original_span(start, end), core, phonemes)
-            out.add(spoken[len(core) :])
-    result = out.result()
-    if not result.overrides and not any(c.isalpha() for c in result.text):
+    result = assemble(text, british, options, lexicon)
+    speakable = str.isalpha if options is None or options.normalize else str.isalnum
+    if not result.overrides and not any(speakable(c) for c in result.text):
         raise InvalidInputError(f"text has nothing speakable: {text[:80]!r}")
     return result

@@ -30,48 +30,139 @@ _MONTHS = [m for m in calendar.month_name if m] + [m for m in calendar.month_abb
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _MONTH_NUMBER = {name: i % 12 or 12 for i, name in enumerate(_MONTHS, start=1)} | {"Sept": 9}
 
-_SCALES = {"thousand": "thousand", "k": "thousand", "K": "thousand", "million": "million", "m": "million",
-           "M": "million", "mn": "million", "billion": "billion", "bn": "billion", "b": "billion",
-           "B": "billion", "trillion": "trillion", "tn": "trillion", "T": "trillion"}
-_CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "£": ("pound", "pounds", "penny", "pence"),
-               "€": ("euro", "euros", "cent", "cents"), "¥": ("yen", "yen", "", "")}
+_SCALES = {
+    "thousand": "thousand",
+    "k": "thousand",
+    "K": "thousand",
+    "million": "million",
+    "m": "million",
+    "M": "million",
+    "mn": "million",
+    "billion": "billion",
+    "bn": "billion",
+    "b": "billion",
+    "B": "billion",
+    "trillion": "trillion",
+    "tn": "trillion",
+    "T": "trillion",
+}
+_CURRENCIES = {
+    "$": ("dollar", "dollars", "cent", "cents"),
+    "£": ("pound", "pounds", "penny", "pence"),
+    "€": ("euro", "euros", "cent", "cents"),
+    "¥": ("yen", "yen", "", ""),
+}
 
 _UNITS = {
-    "km²": ("square kilometer", "square kilometers"), "m²": ("square meter", "square meters"),
-    "km/h": ("kilometer per hour", "kilometers per hour"), "kph": ("kilometer per hour", "kilometers per hour"),
-    "mph": ("mile per hour", "miles per hour"), "m/s": ("meter per second", "meters per second"),
-    "km": ("kilometer", "kilometers"), "cm": ("centimeter", "centimeters"), "mm": ("millimeter", "millimeters"),
-    "m": ("meter", "meters"), "mi": ("mile", "miles"), "ft": ("foot", "feet"), "yd": ("yard", "yards"),
-    "kg": ("kilogram", "kilograms"), "mg": ("milligram", "milligrams"), "g": ("gram", "grams"),
-    "lbs": ("pound", "pounds"), "lb": ("pound", "pounds"), "oz": ("ounce", "ounces"),
-    "ml": ("milliliter", "milliliters"), "mL": ("milliliter", "milliliters"), "L": ("liter", "liters"),
-    "°C": ("degree Celsius", "degrees Celsius"), "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
-    "°": ("degree", "degrees"), "%": ("percent", "percent"),
-    "TB": ("terabyte", "terabytes"), "GB": ("gigabyte", "gigabytes"), "MB": ("megabyte", "megabytes"),
-    "KB": ("kilobyte", "kilobytes"), "kB": ("kilobyte", "kilobytes"),
-    "GHz": ("gigahertz", "gigahertz"), "MHz": ("megahertz", "megahertz"), "kHz": ("kilohertz", "kilohertz"),
-    "Hz": ("hertz", "hertz"), "kWh": ("kilowatt hour", "kilowatt hours"), "kW": ("kilowatt", "kilowatts"),
-    "W": ("watt", "watts"), "V": ("volt", "volts"), "ms": ("millisecond", "milliseconds"),
-    "sec": ("second", "seconds"), "min": ("minute", "minutes"), "hrs": ("hour", "hours"),
-    "hr": ("hour", "hours"), "h": ("hour", "hours"),
+    "km²": ("square kilometer", "square kilometers"),
+    "m²": ("square meter", "square meters"),
+    "km/h": ("kilometer per hour", "kilometers per hour"),
+    "kph": ("kilometer per hour", "kilometers per hour"),
+    "mph": ("mile per hour", "miles per hour"),
+    "m/s": ("meter per second", "meters per second"),
+    "km": ("kilometer", "kilometers"),
+    "cm": ("centimeter", "centimeters"),
+    "mm": ("millimeter", "millimeters"),
+    "m": ("meter", "meters"),
+    "mi": ("mile", "miles"),
+    "ft": ("foot", "feet"),
+    "yd": ("yard", "yards"),
+    "kg": ("kilogram", "kilograms"),
+    "mg": ("milligram", "milligrams"),
+    "g": ("gram", "grams"),
+    "lbs": ("pound", "pounds"),
+    "lb": ("pound", "pounds"),
+    "oz": ("ounce", "ounces"),
+    "ml": ("milliliter", "milliliters"),
+    "mL": ("milliliter", "milliliters"),
+    "L": ("liter", "liters"),
+    "°C": ("degree Celsius", "degrees Celsius"),
+    "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
+    "°": ("degree", "degrees"),
+    "%": ("percent", "percent"),
+    "TB": ("terabyte", "terabytes"),
+    "GB": ("gigabyte", "gigabytes"),
+    "MB": ("megabyte", "megabytes"),
+    "KB": ("kilobyte", "kilobytes"),
+    "kB": ("kilobyte", "kilobytes"),
+    "GHz": ("gigahertz", "gigahertz"),
+    "MHz": ("megahertz", "megahertz"),
+    "kHz": ("kilohertz", "kilohertz"),
+    "Hz": ("hertz", "hertz"),
+    "kWh": ("kilowatt hour", "kilowatt hours"),
+    "kW": ("kilowatt", "kilowatts"),
+    "W": ("watt", "watts"),
+    "V": ("volt", "volts"),
+    "ms": ("millisecond", "milliseconds"),
+    "sec": ("second", "seconds"),
+    "min": ("minute", "minutes"),
+    "hrs": ("hour", "hours"),
+    "hr": ("hour", "hours"),
+    "h": ("hour", "hours"),
 }
 _UNIT_RE = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
 
-_TITLES = {"Mr": "Mister", "Mrs": "Missus", "Ms": "Miz", "Prof": "Professor", "Mt": "Mount", "Capt": "Captain",
-           "Lt": "Lieutenant", "Sgt": "Sergeant", "Gen": "General", "Gov": "Governor", "Sen": "Senator"}
-_TRAILING = {"etc": "et cetera", "Jr": "Junior", "Sr": "Senior", "Inc": "Incorporated", "Ltd": "Limited",
-             "Corp": "Corporation", "Co": "Company", "Ave": "Avenue", "Dept": "Department",
-             "approx": "approximately", "vs": "versus", "e.g": "for example", "i.e": "that is"}
+_TITLES = {
+    "Mr": "Mister",
+    "Mrs": "Missus",
+    "Ms": "Miz",
+    "Prof": "Professor",
+    "Mt": "Mount",
+    "Capt": "Captain",
+    "Lt": "Lieutenant",
+    "Sgt": "Sergeant",
+    "Gen": "General",
+    "Gov": "Governor",
+    "Sen": "Senator",
+}
+_TRAILING = {
+    "etc": "et cetera",
+    "Jr": "Junior",
+    "Sr": "Senior",
+    "Inc": "Incorporated",
+    "Ltd": "Limited",
+    "Corp": "Corporation",
+    "Co": "Company",
+    "Ave": "Avenue",
+    "Dept": "Department",
+    "approx": "approximately",
+    "vs": "versus",
+    "e.g": "for example",
+    "i.e": "that is",
+}
 """Abbreviations that may also end a sentence: their full stop is kept when one does."""
-_SYMBOL_WORDS = {"&": "and", "+": "plus", "@": "at", "=": "equals", "×": "times", "%": "percent",
-                 "°": "degrees", "/": "slash", "<": "less than", ">": "greater than"}
-_URL_SYMBOLS = {".": "dot", "/": "slash", "-": "dash", "_": "underscore", ":": "colon", "?": "question mark",
-                "=": "equals", "&": "and", "#": "hash", "@": "at", "~": "tilde", "+": "plus", "%": "percent"}
+_SYMBOL_WORDS = {
+    "&": "and",
+    "+": "plus",
+    "@": "at",
+    "=": "equals",
+    "×": "times",
+    "%": "percent",
+    "°": "degrees",
+    "/": "slash",
+    "<": "less than",
+    ">": "greater than",
+}
+_URL_SYMBOLS = {
+    ".": "dot",
+    "/": "slash",
+    "-": "dash",
+    "_": "underscore",
+    ":": "colon",
+    "?": "question mark",
+    "=": "equals",
+    "&": "and",
+    "#": "hash",
+    "@": "at",
+    "~": "tilde",
+    "+": "plus",
+    "%": "percent",
+}
 
 
 def _ends_sentence(m: re.Match) -> bool:
     """Whether the text after a match that swallowed a full stop starts a new sentence."""
-    return re.match(r"\s*$|\s+[\"(\[]?[A-Z]", m.string[m.end():]) is not None
+    return re.match(r"\s*$|\s+[\"(\[]?[A-Z]", m.string[m.end() :]) is not None
 
 
 def _british(words: str, british: bool) -> str:
@@ -115,7 +206,9 @@ def _numeric_date(m: re.Match, british: bool) -> str:
 def _month_day(m: re.Match, british: bool) -> str:
     month, day = _MONTH_NUMBER[m["mon"]], int(m["d"])
     if not 1 <= day <= 31:
-        return f"{calendar.month_name[month]} {nw.integer(m['d'])}" + (f", {nw.year(int(m['y']))}" if m["y"] else "")
+        return f"{calendar.month_name[month]} {nw.integer(m['d'])}" + (
+            f", {nw.year(int(m['y']))}" if m["y"] else ""
+        )
     return _date_words(int(m["y"]) if m["y"] else None, month, day, british)
 
 
@@ -228,6 +321,14 @@ def _trailing_abbr(m: re.Match, british: bool) -> str:
     return _TRAILING[m["abbr"]] + ("." if _ends_sentence(m) else "")
 
 
+def _initial(m: re.Match, british: bool) -> str:
+    return m["letter"]
+
+
+def _optional_plural(m: re.Match, british: bool) -> str:
+    return m["word"] + "s"
+
+
 def _symbol(m: re.Match, british: bool) -> str:
     return _SYMBOL_WORDS[m.group(0)]
 
@@ -247,34 +348,73 @@ def _c(pattern: str, flags: int = 0) -> re.Pattern:
 RULES: tuple[Rule, ...] = (
     Rule("override", OVERRIDE_RE, _override),
     Rule("email", _c(r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"), _email),
-    Rule("url", _c(r"(?:\b[a-z]+://|\bwww\.)[^\s\"<>]*[^\s\"<>.,;:!?)]"
-                   r"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|ai|dev|edu|gov)\b(?:/[^\s\"<>]*[^\s\"<>.,;:!?)])?"),
-         _url),
+    Rule(
+        "url",
+        _c(
+            r"(?:\b[a-z]+://|\bwww\.)[^\s\"<>]*[^\s\"<>.,;:!?)]"
+            r"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|ai|dev|edu|gov)\b(?:/[^\s\"<>]*[^\s\"<>.,;:!?)])?"
+        ),
+        _url,
+    ),
     Rule("iso_date", _c(r"\b(?P<y>\d{4})-(?P<mo>0[1-9]|1[0-2])-(?P<d>0[1-9]|[12]\d|3[01])\b"), _iso_date),
     Rule("numeric_date", _c(r"\b(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d{4}|\d{2})\b"), _numeric_date),
-    Rule("month_day", _c(rf"\b(?P<mon>{_MONTH_RE})\.?\s(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s(?P<y>\d{{4}})\b)?"),
-         _month_day),
-    Rule("day_month", _c(rf"\b(?P<d>[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\s(?P<mon>{_MONTH_RE})\b\.?(?:,?\s(?P<y>\d{{4}})\b)?"),
-         _day_month),
-    Rule("time", _c(r"\b(?P<h>[01]?\d|2[0-3]):(?P<mi>[0-5]\d)(?::(?P<s>[0-5]\d))?(?!\d)"
-                    r"(?:\s?(?P<ap>[AaPp])\.?[Mm]\b\.?)?"), _time),
+    Rule(
+        "month_day",
+        _c(rf"\b(?P<mon>{_MONTH_RE})\.?\s(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s(?P<y>\d{{4}})\b)?"),
+        _month_day,
+    ),
+    Rule(
+        "day_month",
+        _c(
+            rf"\b(?P<d>[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\s(?P<mon>{_MONTH_RE})\b\.?(?:,?\s(?P<y>\d{{4}})\b)?"
+        ),
+        _day_month,
+    ),
+    Rule(
+        "time",
+        _c(
+            r"\b(?P<h>[01]?\d|2[0-3]):(?P<mi>[0-5]\d)(?::(?P<s>[0-5]\d))?(?!\d)"
+            r"(?:\s?(?P<ap>[AaPp])\.?[Mm]\b\.?)?"
+        ),
+        _time,
+    ),
     Rule("hour", _c(r"\b(?P<h>1[0-2]|0?[1-9])\s?(?P<ap>[AaPp])\.?[Mm]\b\.?"), _hour),
     Rule("phone", _c(r"\b(?:1[-. ])?\(?\d{3}\)?[-. ]\d{3}[-.]\d{4}\b"), _phone),
-    Rule("money", _c(rf"{_START}(?P<neg>-)?(?P<sym>[$£€¥])\s?(?P<a>{NUM})"
-                     rf"(?:\s?(?:[–-]|to)\s?[$£€¥]?(?P<b>{NUM}))?"
-                     rf"(?:\s?(?P<scale>{'|'.join(sorted(_SCALES, key=len, reverse=True))})\b)?"), _money),
-    Rule("quantity", _c(rf"{_START}(?P<neg>-)?(?P<a>{NUM})(?:\s?(?:[–-]|to)\s?(?P<negb>-)?(?P<b>{NUM}))?"
-                        rf"\s?(?P<unit>{_UNIT_RE})(?![\w²])"), _quantity),
+    Rule(
+        "money",
+        _c(
+            rf"{_START}(?P<neg>-)?(?P<sym>[$£€¥])\s?(?P<a>{NUM})"
+            rf"(?:\s?(?:[–-]|to)\s?[$£€¥]?(?P<b>{NUM}))?"
+            rf"(?:\s?(?P<scale>{'|'.join(sorted(_SCALES, key=len, reverse=True))})\b)?"
+        ),
+        _money,
+    ),
+    Rule(
+        "quantity",
+        _c(
+            rf"{_START}(?P<neg>-)?(?P<a>{NUM})(?:\s?(?:[–-]|to)\s?(?P<negb>-)?(?P<b>{NUM}))?"
+            rf"\s?(?P<unit>{_UNIT_RE})(?![\w²])"
+        ),
+        _quantity,
+    ),
     Rule("range", _c(rf"{_START}(?P<a>{NUM})\s?[–-]\s?(?P<b>{NUM})(?![\d])"), _range),
     Rule("decade", _c(r"(?<![\w.])'?(?P<n>\d{0,2}\d0)'?s\b"), _decade),
     Rule("ordinal", _c(r"\b(?P<n>\d+)(?:st|nd|rd|th)\b"), _ordinal),
     Rule("fraction", _c(r"\b(?:(?P<w>\d+)\s)?(?P<n>\d+)/(?P<d>\d+)\b"), _fraction),
     Rule("negative", _c(rf"{_START}-(?P<n>{NUM})"), _negative),
     Rule("number", _c(NUM), _number),
+    Rule("initial", _c(r"(?<![\w.])(?P<letter>[A-Z])\.(?=\s+[A-Z])"), _initial),
+    Rule("optional_plural", _c(r"\b(?P<word>[A-Za-z]+)\(s\)"), _optional_plural),
     Rule("title", _c(rf"\b(?P<abbr>{'|'.join(_TITLES)})\.(?=\s)"), _title),
     Rule("saint_doctor", _c(r"\b(?P<abbr>St|Dr)\.(?!\w)"), _saint_or_doctor),
-    Rule("trailing_abbr", _c(rf"(?<![\w.])(?P<abbr>{'|'.join(re.escape(a) for a in _TRAILING)})\.(?!\w)"
-                             r"|(?<![\w.])(?P<vs>vs)\b(?!\.)"), _trailing_abbr),
+    Rule(
+        "trailing_abbr",
+        _c(
+            rf"(?<![\w.])(?P<abbr>{'|'.join(re.escape(a) for a in _TRAILING)})\.(?!\w)"
+            r"|(?<![\w.])(?P<vs>vs)\b(?!\.)"
+        ),
+        _trailing_abbr,
+    ),
     Rule("number_sign", _c(r"#(?=\s?\d)|\bNo\.(?=\s?\d)"), _fixed("number")),
     Rule("symbol", _c(r"[&+@=×%°]|(?<=[A-Za-z])/(?=[A-Za-z])|(?<=\s)[<>](?=\s)"), _symbol),
     Rule("ellipsis", _c(r"\.{2,}|…+"), _fixed("…"), is_word=False),
