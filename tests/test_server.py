@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 
 from kokoro_trt.server import Settings, create_app
+from kokoro_trt.server.encoders import to_pcm16
 from server_fixtures import live_server, server_graphs, server_model  # noqa: F401  (fixtures)
 
 TEXT = "Hello world. This is a streaming test. It has three sentences."
@@ -67,16 +68,19 @@ def test_official_openai_client(url):
     "options",
     [{}, {"voice": "af_sarah(0.3)+af_jessica(0.7)", "pitch": 2.0, "seed": 11}, {"voice": "rick_c137", "emotion": "sad"}],
 )
-def test_streamed_pcm_equals_whole(client, options):
+def test_whole_responses_come_from_speak_and_streams_from_stream(client, server_model, options):  # noqa: F811
+    kwargs = {"voice_id": options.get("voice", "af_heart"), "emotion": options.get("emotion", "neutral"),
+              "seed": options.get("seed"), "pitch_shift": options.get("pitch"), "max_seconds": None}  # fmt: skip
     whole = speech(client, response_format="pcm", **options)
     response, data = streamed(client, response_format="pcm", **options)
     assert whole.status_code == response.status_code == 200
     assert response.headers.get("transfer-encoding") == "chunked"
-    assert data == whole.content and len(data) > 0
+    assert whole.content == to_pcm16(server_model.speak(TEXT, **kwargs).audio)
+    assert data == b"".join(to_pcm16(c.audio) for c in server_model.stream(TEXT, **kwargs))
 
 
 def test_streamed_wav_is_header_plus_pcm(client):
-    pcm = speech(client, response_format="pcm", seed=1).content
+    _, pcm = streamed(client, response_format="pcm", seed=1)
     response, data = streamed(client, response_format="wav", seed=1)
     assert data[:4] == b"RIFF" and data[8:16] == b"WAVEfmt "
     assert data[40:44] == b"\xff\xff\xff\xff"  # unknown length: a live stream
@@ -84,15 +88,16 @@ def test_streamed_wav_is_header_plus_pcm(client):
 
 
 @pytest.mark.parametrize("fmt", ["mp3", "opus", "aac"])
-def test_streamed_compressed_audio_keeps_the_tail(client, fmt):
-    samples = len(speech(client, response_format="pcm", seed=2).content) // 2
-    response, data = streamed(client, response_format=fmt, seed=2)
+@pytest.mark.parametrize("stream", [True, False])
+def test_compressed_audio_keeps_the_tail(client, fmt, stream):
+    post = streamed if stream else lambda c, **body: (r := speech(c, **body), r.content)
+    samples = len(post(client, response_format="pcm", seed=2)[1]) // 2
+    response, data = post(client, response_format=fmt, seed=2)
     assert response.status_code == 200
     decoded = decode(data)
     rate = 48000 if fmt == "opus" else 24000  # FFmpeg decodes Opus at 48 kHz
     assert len(decoded) * 24000 / rate >= samples - 0.01 * 24000  # nothing lost beyond codec delay
-    whole = decode(speech(client, response_format=fmt, seed=2).content)
-    assert abs(len(whole) - len(decoded)) <= 0.05 * rate
+    assert len(decoded) * 24000 / rate <= samples + 0.1 * 24000  # codec priming and frame padding
 
 
 @pytest.mark.parametrize("fmt", ["flac", "wav"])
@@ -111,12 +116,20 @@ def test_whole_files_are_lossless_pcm16(client, fmt):
         ({"input": ""}, "input", "at least 1"),
         ({"input": "   "}, "input", "text"),
         ({"response_format": "ogg"}, "response_format", "mp3"),
-        ({"speed": 4.0}, "speed", "2"),
-        ({"speed": 0.1}, "speed", "0.5"),
+        ({"speed": 4.5}, "speed", "4"),
+        ({"speed": 0.1}, "speed", "0.25"),
         ({"pitch": 30}, "pitch", "12"),
         ({"emotion": "hapy"}, "emotion", "Known emotions"),
         ({"model": "whisper-1"}, "model", "kokoro"),
         ({"seed": -1}, "seed", "0"),
+        ({"temperature": 0.7}, "temperature", "unknown field"),
+        ({"normalization_options": {"bogus": True}}, "normalization_options.bogus", "unknown field"),
+        ({"return_download_link": True}, "return_download_link", "not offered"),
+        ({"volume_multiplier": -1}, "volume_multiplier", "0"),
+        ({"lang_code": "j"}, "lang_code", "English only"),
+        ({"lang_code": "b"}, "lang_code", "en-us"),
+        ({"lexicon": {"Kokoro": "kˈO§"}}, "lexicon", "vocabulary"),
+        ({"input": "x" * 10_001}, "input", "10000"),
     ],
 )
 def test_bad_requests_get_openai_errors(client, body, param, fragment):
@@ -210,10 +223,12 @@ def test_websocket_speaks_sentences_as_text_arrives(url, client):
                 frames.append(message)
             else:
                 events.append(json.loads(message))
-    assert [e["text"] for e in events if e["type"] == "segment"] == ["Hello world.", "How are you?", "Fine thanks"]
+    segments = [e for e in events if e["type"] == "segment"]
+    assert [e["text"] for e in segments] == ["Hello world.", "How are you?", "Fine thanks"]
+    assert [w["word"].strip("?") for w in segments[1]["words"]] == ["How", "are", "you"]
     assert events[-1] == {"type": "done"}
     expected = b"".join(
-        speech(client, input=t, voice="am_echo", seed=3, response_format="pcm").content
+        speech(client, input=t, voice="am_echo", seed=3, response_format="pcm", stream=True).content
         for t in ("Hello world.", "How are you?", "Fine thanks")
     )
     assert b"".join(frames) == expected

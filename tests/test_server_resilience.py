@@ -32,7 +32,7 @@ def test_a_failed_request_does_not_affect_the_next(server_model, stream):  # noq
 
 def test_full_queue_answers_503_with_retry_after(server_model):  # noqa: F811
     model = GatedModel(server_model)
-    with live_server(create_app(model, Settings(api_key=None, queue_size=1, cache_size=0))) as url:
+    with live_server(create_app(model, Settings(api_key=None, queue_size=1, cache_bytes=0))) as url:
         first: list[httpx.Response] = []
         worker = threading.Thread(target=lambda: first.append(post(url)))
         worker.start()
@@ -118,4 +118,4 @@ def test_settings_are_checked():
     with pytest.raises(ValueError):
         Settings(queue_size=0)
     with pytest.raises(ValueError):
-        Settings(cache_size=-1)
+        Settings(cache_bytes=-1)

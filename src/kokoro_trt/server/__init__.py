@@ -6,7 +6,7 @@ Needs the ``server`` extra: ``pip install 'kokoro-trt[server]'``. See ``docs/ser
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
+from typing import Any
 
 from .app import create_app
 from .settings import API_KEY_ENV, Settings
@@ -14,30 +14,20 @@ from .settings import API_KEY_ENV, Settings
 __all__ = ["API_KEY_ENV", "Settings", "create_app", "serve"]
 
 
-def serve(
-    host: str = "127.0.0.1",
-    port: int = 8880,
-    *,
-    device: str = "auto",
-    graphs: str | Path | None = None,
-    weights: str | Path | None = None,
-    voices_dir: str | Path | None = None,
-    api_key: str | None = None,
-    queue_size: int = 16,
-    cache_size: int = 128,
-    workers: int = 2,
-    log_level: str = "info",
-) -> None:
-    """Load Kokoro on ``device`` (in the background; ``/health`` says when it is ready) and serve it.
+def serve(settings: Settings | None = None, **overrides: Any) -> None:
+    """Load Kokoro as ``settings`` say (in the background; ``/health`` says when it is ready) and serve it.
 
-    ``api_key`` (or ``$KOKORO_TRT_API_KEY``) turns on bearer auth; ``queue_size`` requests are admitted at
-    once before 503; ``cache_size`` finished syntheses are kept for repeats (0: off).
+    ``overrides`` are :class:`Settings` fields (``serve(port=9000, device="cuda")``); whatever neither
+    gives comes from ``KOKORO_TRT_*`` environment variables, then the defaults.
     """
     import uvicorn
 
     from ..runtime import load_kokoro
 
-    key = {"api_key": api_key} if api_key is not None else {}  # else the environment decides
-    settings = Settings(queue_size=queue_size, cache_size=cache_size, workers=workers, **key)
-    loader = partial(load_kokoro, device, graphs=graphs, weights=weights, voices_dir=voices_dir)
-    uvicorn.run(create_app(loader, settings), host=host, port=port, log_level=log_level)
+    settings = Settings(**{**(settings.model_dump() if settings is not None else {}), **overrides})
+    loader = partial(
+        load_kokoro, settings.device, graphs=settings.graphs, weights=settings.weights,
+        voices_dir=settings.voices_dir, lang=settings.lang,
+    )  # fmt: skip
+    app = create_app(loader, settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)

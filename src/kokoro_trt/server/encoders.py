@@ -146,3 +146,8 @@ def encode_all(format: str, audio: np.ndarray, sample_rate: int) -> bytes:
     """The whole of ``audio`` as one ``format`` file."""
     encoder = make_encoder(format, sample_rate, streaming=False)
     return encoder.encode(audio) + encoder.finish()
+
+
+def apply_gain(audio: np.ndarray, volume: float) -> np.ndarray:
+    """``audio`` times ``volume``, clipped to [-1, 1] (unchanged at 1)."""
+    return audio if volume == 1.0 else np.clip(audio * np.float32(volume), -1.0, 1.0)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -55,11 +57,16 @@ def from_exception(exc: BaseException) -> ApiError:
     return ApiError(500, f"internal error: {type(exc).__name__}", type="server_error")
 
 
-def _validation_error(exc: RequestValidationError) -> ApiError:
-    first = exc.errors()[0] if exc.errors() else {}
-    loc = [str(part) for part in first.get("loc", ()) if part != "body"]
-    param = ".".join(loc) or None
-    message = f"{param}: {first.get('msg', 'invalid value')}" if param else first.get("msg", "invalid request")
+def validation_error(errors: Sequence[Mapping[str, Any]]) -> ApiError:
+    """The 400 for pydantic's first error, naming the field (``a.b``); unknown fields are refused by name."""
+    first = errors[0] if errors else {}
+    param = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or None
+    if first.get("type") == "extra_forbidden":
+        message = f"{param}: unknown field; this server does not support it (see docs/server.md)"
+        return ApiError(400, message, param=param, code="unknown_field")
+    message = (
+        f"{param}: {first.get('msg', 'invalid value')}" if param else first.get("msg", "invalid request")
+    )
     return ApiError(400, message, param=param, code="invalid_value")
 
 
@@ -70,7 +77,7 @@ def install_handlers(app: FastAPI) -> None:
         return from_exception(exc).response()
 
     async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _validation_error(exc).response()
+        return validation_error(exc.errors()).response()
 
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = "invalid_request_error" if exc.status_code < 500 else "server_error"

@@ -8,22 +8,34 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from .auth import require_key
+from .errors import ApiError
 from .schemas import MODELS
-from .service import Service
-from .state import service_of
+from .state import ServiceDep
 from .voices import catalog
 
 router = APIRouter()
 
 
 @router.get("/v1/audio/voices", dependencies=[Depends(require_key)])
-async def voices(service: Service = Depends(service_of)) -> dict:
+async def voices(service: ServiceDep) -> dict:
     return catalog(service.model)
+
+
+def _model(model_id: str) -> dict:
+    return {"id": model_id, "object": "model", "created": 0, "owned_by": "kokoro-trt"}
 
 
 @router.get("/v1/models", dependencies=[Depends(require_key)])
 async def models() -> dict:
-    return {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "kokoro-trt"} for m in MODELS]}
+    return {"object": "list", "data": [_model(m) for m in MODELS]}
+
+
+@router.get("/v1/models/{model_id}", dependencies=[Depends(require_key)])
+async def model(model_id: str) -> dict:
+    if model_id not in MODELS:
+        raise ApiError(404, f"Unknown model {model_id!r}; use one of: {', '.join(MODELS)}.", param="model",
+                       code="model_not_found")  # fmt: skip
+    return _model(model_id)
 
 
 @router.get("/health")

@@ -16,7 +16,7 @@ _RTF_BUCKETS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 class Metrics:
-    """Requests, latency, time to first audio, real-time factor, queue depth and cache use."""
+    """Requests, latency, time to first audio, real-time factor, queue depth, cache use and truncations."""
 
     content_type = CONTENT_TYPE_LATEST
 
@@ -25,18 +25,30 @@ class Metrics:
         r = self.registry
         self.requests = Counter("kokoro_requests", "HTTP requests", ["path", "status"], registry=r)
         self.latency = Histogram(
-            "kokoro_request_seconds", "Time to the response headers", ["path"], buckets=_LATENCY_BUCKETS, registry=r
+            "kokoro_request_seconds",
+            "Time to the response headers",
+            ["path"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.first_audio = Histogram(
-            "kokoro_first_audio_seconds", "Time to the first synthesised chunk", buckets=_LATENCY_BUCKETS, registry=r
+            "kokoro_first_audio_seconds",
+            "Time to the first synthesised chunk",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.rtf = Histogram(
             "kokoro_real_time_factor", "Synthesis seconds per audio second", buckets=_RTF_BUCKETS, registry=r
         )
         self.audio_seconds = Counter("kokoro_audio_seconds", "Audio synthesised, in seconds", registry=r)
-        self.queue_depth = Gauge("kokoro_queue_depth", "Synthesis requests admitted (running + waiting)", registry=r)
+        self.queue_depth = Gauge(
+            "kokoro_queue_depth", "Synthesis requests admitted (running + waiting)", registry=r
+        )
         self.rejected = Counter("kokoro_rejected", "Requests refused because the queue was full", registry=r)
         self.cache_hits = Counter("kokoro_cache_hits", "Requests answered from the audio cache", registry=r)
+        self.truncated = Counter(
+            "kokoro_truncated", "Syntheses cut at a sentence by the max_audio_seconds cap", registry=r
+        )
 
     def observe_synthesis(self, compute_seconds: float, audio_seconds: float) -> None:
         self.audio_seconds.inc(audio_seconds)

@@ -9,39 +9,52 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
 
-from ..voices.suggest import not_found
-from .cache import AudioCache
+from ..text import WordTimestamp
+from .cache import ByteCache
 from .errors import ApiError
+from .jobs import Job
 from .metrics import Metrics
-from .schemas import SpeechOptions
 from .settings import Settings
-from .voices import resolve_voice
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Job:
-    """One validated synthesis: the text and the model keyword arguments (hashable, for the cache)."""
+class Rendered:
+    """Finished audio, the words it speaks (times in seconds) and whether the audio cap cut it."""
 
-    text: str
-    voice_id: str
-    speed: float
-    emotion: str
-    seed: int | None
-    pitch_shift: float | None
-    pitch_range: float | None
-    energy: float | None
+    audio: np.ndarray
+    words: tuple[WordTimestamp, ...]
+    truncated: bool
 
-    def kwargs(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "text"}
+    @property
+    def nbytes(self) -> int:
+        return self.audio.nbytes + 64 * len(self.words)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One streamed piece of audio and the words in it (times from the start of the stream)."""
+
+    audio: np.ndarray
+    words: tuple[WordTimestamp, ...]
+
+
+@dataclass
+class Outcome:
+    """What a synthesis produced; a stream's is complete once the stream is exhausted."""
+
+    samples: int = 0
+    words: int = 0
+    truncated: bool = False
 
 
 class Slot:
@@ -81,11 +94,12 @@ class _Stepper:
 class Service:
     """Shared state of a running app: the model, the worker pool, the queue, the cache, the metrics."""
 
-    def __init__(self, model: Any, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, model: Any, settings: Settings, metrics: Metrics, lexicon: Mapping[str, str]) -> None:
         self.model = model
         self.settings = settings
         self.metrics = metrics
-        self.cache = AudioCache(settings.cache_size)
+        self.lexicon = lexicon
+        self.cache: ByteCache[Rendered] = ByteCache(settings.cache_bytes)
         self._pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="kokoro-infer")
         self._admitted = 0
 
@@ -127,53 +141,34 @@ class Service:
 
     # -- synthesis ------------------------------------------------------------------------------
 
-    def job(self, text: str, options: SpeechOptions) -> Job:
-        """Validate ``text`` and ``options`` against this model (voice, emotion, length)."""
-        if not text.strip():
-            raise ApiError(400, "input must contain some text", param="input", code="empty_input")
-        if len(text) > self.settings.max_input_chars:
-            raise ApiError(
-                400,
-                f"input is {len(text)} characters; the limit is {self.settings.max_input_chars}",
-                param="input",
-                code="input_too_long",
-            )
-        if options.emotion not in self.model.emotions:
-            exc = not_found("emotion", options.emotion, self.model.emotions)
-            raise ApiError(400, str(exc), param="emotion", code="emotion_not_found")
-        try:
-            voice = resolve_voice(self.model, options.voice)
-        except KeyError as exc:
-            raise ApiError(400, str(exc), param="voice", code="voice_not_found") from exc
-        return Job(
-            text, voice, options.speed, options.emotion, options.seed, options.pitch, options.pitch_range,
-            options.energy,
-        )  # fmt: skip
-
-    async def synthesize(self, job: Job) -> np.ndarray:
-        """The whole audio of ``job``: from the cache, or the model's stream concatenated."""
-        cached = self.cache.get(job)
+    async def synthesize(self, job: Job) -> Rendered:
+        """The whole audio of ``job`` from ``model.speak`` (chunked at sentences for quality), or the cache."""
+        key = ("whole", job)
+        cached = self.cache.get(key)
         if cached is not None:
             self.metrics.cache_hits.inc()
             return cached
         slot = self.admit()
+        start = time.perf_counter()
         try:
-            stepper = _Stepper(self.model.stream(job.text, **job.kwargs()))
-            audio = await self.run(_drain, stepper)
+            speech = await self.run(partial(self.model.speak, job.text, **job.kwargs(self.lexicon)))
         finally:
             slot.release()
-        self._finished(job, audio, stepper.compute_seconds)
-        return audio
+        rendered = Rendered(np.asarray(speech.audio, dtype=np.float32), tuple(speech.words), speech.truncated)
+        self._finished(key, outcome_of(rendered), time.perf_counter() - start, rendered)
+        return rendered
 
-    async def stream(self, job: Job) -> AsyncIterator[np.ndarray]:
-        """Audio chunks of ``job``. The first is synthesised before this returns, so errors surface
-        as HTTP errors; the rest are made as the caller consumes them."""
-        cached = self.cache.get(job)
+    async def stream(self, job: Job) -> tuple[AsyncIterator[Piece], Outcome]:
+        """Pieces of ``job`` from ``model.stream`` (a short first piece, then sentences) and their outcome,
+        complete once the pieces are exhausted. The first piece is synthesised before this returns, so
+        errors surface as HTTP errors; the rest are made as the caller consumes them."""
+        key = ("stream", job)
+        cached = self.cache.get(key)
         if cached is not None:
             self.metrics.cache_hits.inc()
-            return _once(cached)
+            return _once(cached), outcome_of(cached)
         slot = self.admit()
-        stepper = _Stepper(self.model.stream(job.text, **job.kwargs()))
+        stepper = _Stepper(self.model.stream(job.text, **job.kwargs(self.lexicon)))
         start = time.perf_counter()
         try:
             first = await self.run(stepper.step)
@@ -182,33 +177,50 @@ class Service:
             await self.run(stepper.close)
             raise
         self.metrics.first_audio.observe(time.perf_counter() - start)
-        return self._rest(job, slot, stepper, first)
+        outcome = Outcome()
+        return self._rest(job, key, slot, stepper, first, outcome), outcome
 
-    async def _rest(self, job: Job, slot: Slot, stepper: _Stepper, chunk: Any) -> AsyncIterator[np.ndarray]:
-        pieces: list[np.ndarray] = []
+    async def _rest(
+        self, job: Job, key: Hashable, slot: Slot, stepper: _Stepper, chunk: Any, outcome: Outcome
+    ) -> AsyncIterator[Piece]:
+        kept: list[Piece] | None = []  # for the cache, dropped once too big for it (flat memory)
         try:
             while chunk is not None:
-                pieces.append(chunk.audio)
-                yield chunk.audio
+                piece = Piece(np.asarray(chunk.audio, dtype=np.float32), tuple(chunk.words))
+                outcome.samples += len(piece.audio)
+                outcome.words += len(piece.words)
+                if kept is not None:
+                    kept.append(piece)
+                    kept = kept if outcome.samples * 4 <= self.cache.entry_limit else None
+                yield piece
                 chunk = await self.run(stepper.step)
         finally:
             slot.release()
             if chunk is not None:  # stopped early: client gone or an error
                 self._pool.submit(stepper.close)
-        audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
-        self._finished(job, audio, stepper.compute_seconds)
+        outcome.truncated = job.max_seconds is not None and outcome.words < job.words
+        self._finished(
+            key, outcome, stepper.compute_seconds, _joined(kept, outcome) if kept is not None else None
+        )
 
-    def _finished(self, job: Job, audio: np.ndarray, compute_seconds: float) -> None:
-        self.metrics.observe_synthesis(compute_seconds, len(audio) / self.sample_rate)
-        self.cache.put(job, audio)
+    def _finished(
+        self, key: Hashable, outcome: Outcome, compute_seconds: float, rendered: Rendered | None
+    ) -> None:
+        self.metrics.observe_synthesis(compute_seconds, outcome.samples / self.sample_rate)
+        if outcome.truncated:
+            self.metrics.truncated.inc()
+        if rendered is not None:
+            self.cache.put(key, rendered)
 
 
-def _drain(stepper: _Stepper) -> np.ndarray:
-    pieces = []
-    while (chunk := stepper.step()) is not None:
-        pieces.append(chunk.audio)
-    return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+def outcome_of(rendered: Rendered) -> Outcome:
+    return Outcome(len(rendered.audio), len(rendered.words), rendered.truncated)
 
 
-async def _once(audio: np.ndarray) -> AsyncIterator[np.ndarray]:
-    yield audio
+def _joined(pieces: list[Piece], outcome: Outcome) -> Rendered:
+    audio = np.concatenate([p.audio for p in pieces]) if pieces else np.zeros(0, np.float32)
+    return Rendered(audio, tuple(w for p in pieces for w in p.words), outcome.truncated)
+
+
+async def _once(rendered: Rendered) -> AsyncIterator[Piece]:
+    yield Piece(rendered.audio, rendered.words)

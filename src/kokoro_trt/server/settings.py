@@ -1,38 +1,59 @@
-"""Server settings: one frozen object, filled from arguments and ``KOKORO_TRT_*`` environment variables."""
+"""Server settings: one frozen object, filled from arguments, then ``KOKORO_TRT_*`` environment variables."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
 
-API_KEY_ENV = "KOKORO_TRT_API_KEY"
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "KOKORO_TRT_"
+API_KEY_ENV = f"{ENV_PREFIX}API_KEY"
 
 
-def _env_api_key() -> str | None:
-    return os.environ.get(API_KEY_ENV) or None
+class Settings(BaseSettings):
+    """How the HTTP service behaves and which model it loads.
 
-
-@dataclass(frozen=True)
-class Settings:
-    """How the HTTP service behaves; the model itself is configured by the loader.
-
-    ``api_key``: require ``Authorization: Bearer <key>`` (off when ``None``; defaults to
-    ``$KOKORO_TRT_API_KEY``). ``queue_size``: requests admitted at once (running + waiting) before
-    answering 503. ``cache_size``: finished syntheses kept for repeated identical requests (0: off).
-    ``workers``: inference threads sharing the one model. ``max_input_chars``: longest ``input``.
+    Every field can be set as an argument or as ``KOKORO_TRT_<FIELD>`` in the environment (arguments
+    win); ``cors_origins`` takes a comma-separated list there. See ``docs/server.md`` for each one.
     """
 
-    api_key: str | None = field(default_factory=_env_api_key)
-    queue_size: int = 16
-    cache_size: int = 128
-    workers: int = 2
-    max_input_chars: int = 4096
-    retry_after_s: int = 1
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
 
-    def __post_init__(self) -> None:
-        if self.queue_size < 1:
-            raise ValueError(f"queue_size must be at least 1, got {self.queue_size}")
-        if self.cache_size < 0:
-            raise ValueError(f"cache_size must be non-negative, got {self.cache_size}")
-        if self.workers < 1:
-            raise ValueError(f"workers must be at least 1, got {self.workers}")
+    host: str = "127.0.0.1"
+    port: int = Field(8880, ge=0, le=65535)
+    device: str = "auto"
+    graphs: Path | None = None
+    weights: Path | None = None
+    voices_dir: Path | None = None
+    lang: str = Field("en-us", description="the model's English variant: en-us or en-gb")
+    log_level: str = "info"
+
+    api_key: str | None = Field(None, description="require 'Authorization: Bearer <key>' on /v1 routes")
+    queue_size: int = Field(16, ge=1, description="requests admitted at once (running + waiting) before 503")
+    cache_bytes: int = Field(
+        256 * 2**20, ge=0, description="audio kept for repeated requests, in bytes; 0: off"
+    )
+    workers: int = Field(2, ge=1, description="inference threads sharing the one model")
+    max_input_chars: int = Field(10_000, ge=1, description="longest input; longer requests get 400")
+    max_audio_seconds: float | None = Field(
+        None, gt=0, description="cut audio at a sentence past this; None: no cap"
+    )
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="origins allowed by CORS; empty: off"
+    )
+    lexicon: Path | None = Field(None, description="YAML/JSON pronunciation dictionary (word → phonemes)")
+    retry_after_s: int = Field(1, ge=0)
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        return value or None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value

@@ -1,51 +1,49 @@
-"""``POST /v1/audio/speech``: whole files, or chunked audio that starts after the first chunk."""
+"""``POST /v1/audio/speech``: whole files (``model.speak``), chunked audio or server-sent events
+(``model.stream``: a short first piece, then sentences)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import numpy as np
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import Response, StreamingResponse
 
-from .encoders import MEDIA_TYPES, encode_all, make_encoder
+from .bodies import audio_body, encode_whole, outcome_headers, sse_body
+from .encoders import MEDIA_TYPES as MEDIA
 from .errors import ApiError
-from .schemas import MODELS, SpeechRequest
-from .service import Service
-from .state import service_of
+from .jobs import Prepared, prepare
+from .schemas import MODELS, SpeechBody, SpeechRequest
+from .service import Service, outcome_of
+from .state import ServiceDep
 
 router = APIRouter()
 
 
-@router.post("/v1/audio/speech", response_model=None)
-async def speech(body: SpeechRequest, service: Service = Depends(service_of)) -> Response:
+def prepared_request(body: SpeechBody, service: Service) -> Prepared:
+    """``body`` checked against the loaded model (400 naming the field)."""
     if body.model not in MODELS:
         raise ApiError(400, f"Unknown model {body.model!r}; use one of: {', '.join(MODELS)}.", param="model",
                        code="model_not_found")  # fmt: skip
-    job = service.job(body.input, body)
-    media_type = MEDIA_TYPES[body.response_format]
-    headers = {"X-Sample-Rate": str(service.sample_rate)}
-    if not (body.stream or body.stream_format == "audio"):
-        audio = await service.synthesize(job)
-        data = await asyncio.to_thread(encode_all, body.response_format, audio, service.sample_rate)
-        return Response(data, media_type=media_type, headers=headers)
-    chunks = await service.stream(job)
-    return StreamingResponse(
-        encoded(chunks, body.response_format, service.sample_rate), media_type=media_type, headers=headers
-    )
+    return prepare(body.input, body, service.model, service.settings)
 
 
-async def encoded(chunks: AsyncIterator[np.ndarray], format: str, sample_rate: int) -> AsyncIterator[bytes]:
-    """``chunks`` encoded as one continuous ``format`` stream, flushed at the end."""
-    encoder = make_encoder(format, sample_rate, streaming=True)
-    try:
-        async for audio in chunks:
-            data = await asyncio.to_thread(encoder.encode, audio)
-            if data:
-                yield data
-        tail = await asyncio.to_thread(encoder.finish)
-        if tail:
-            yield tail
-    finally:
-        await chunks.aclose()  # type: ignore[attr-defined]
+@router.post("/v1/audio/speech", response_model=None)
+async def speech(body: SpeechRequest, service: ServiceDep) -> Response:
+    prepared = prepared_request(body, service)
+    format, rate = body.response_format, service.sample_rate
+    headers = {"X-Sample-Rate": str(rate), **prepared.headers}
+    if body.stream_format == "sse":
+        pieces, outcome = await service.stream(prepared.job)
+        events = sse_body(pieces, outcome, prepared, format, rate, body.return_timestamps)
+        return StreamingResponse(
+            events, media_type="text/event-stream", headers={**headers, "Cache-Control": "no-cache"}
+        )
+    if body.stream or body.stream_format == "audio":
+        pieces, _ = await service.stream(prepared.job)
+        return StreamingResponse(
+            audio_body(pieces, prepared, format, rate), media_type=MEDIA[format], headers=headers
+        )
+    rendered = await service.synthesize(prepared.job)
+    data = await asyncio.to_thread(encode_whole, rendered, prepared, format, rate)
+    headers |= outcome_headers(prepared, outcome_of(rendered))
+    return Response(data, media_type=MEDIA[format], headers=headers)

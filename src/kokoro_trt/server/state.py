@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
 
+from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from .errors import ApiError
@@ -20,13 +21,13 @@ logger = logging.getLogger(__name__)
 class ModelState:
     """Holds the :class:`Service` once the model is loaded; until then requests get 503."""
 
-    def __init__(self, settings: Settings, metrics: Metrics) -> None:
-        self.settings, self.metrics = settings, metrics
+    def __init__(self, settings: Settings, metrics: Metrics, lexicon: Mapping[str, str]) -> None:
+        self.settings, self.metrics, self.lexicon = settings, metrics, lexicon
         self.service: Service | None = None
         self.error: str | None = None
 
     def ready(self, model: Any) -> None:
-        self.service = Service(model, self.settings, self.metrics)
+        self.service = Service(model, self.settings, self.metrics, self.lexicon)
 
     async def load(self, loader: Callable[[], Any]) -> None:
         """Run ``loader`` in a thread (export and engine builds can take minutes on first start)."""
@@ -45,10 +46,18 @@ class ModelState:
         if self.service is not None:
             return self.service
         if self.error is not None:
-            raise ApiError(500, f"model failed to load: {self.error}", type="server_error", code="model_error")
-        raise ApiError(503, "model is loading", type="server_error", code="loading", headers={"Retry-After": "5"})
+            raise ApiError(
+                500, f"model failed to load: {self.error}", type="server_error", code="model_error"
+            )
+        raise ApiError(
+            503, "model is loading", type="server_error", code="loading", headers={"Retry-After": "5"}
+        )
 
 
 def service_of(connection: HTTPConnection) -> Service:
     """FastAPI dependency: the ready service (503 while loading)."""
     return connection.app.state.model.require()
+
+
+ServiceDep = Annotated[Service, Depends(service_of)]
+"""A route parameter receiving the ready service."""
