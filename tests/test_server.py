@@ -41,7 +41,9 @@ def speech(client: httpx.Client, **body) -> httpx.Response:
 
 
 def streamed(client: httpx.Client, **body) -> tuple[httpx.Response, bytes]:
-    with client.stream("POST", "/v1/audio/speech", json={"model": "kokoro", "input": TEXT, "stream": True, **body}) as r:
+    with client.stream(
+        "POST", "/v1/audio/speech", json={"model": "kokoro", "input": TEXT, "stream": True, **body}
+    ) as r:
         return r, b"".join(r.iter_bytes())
 
 
@@ -53,11 +55,17 @@ def decode(data: bytes) -> np.ndarray:
 def test_official_openai_client(url):
     openai = pytest.importorskip("openai")
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="not-needed")
-    result = client.audio.speech.create(model="tts-1", voice="alloy", input=TEXT, response_format="wav", speed=1.2)
+    result = client.audio.speech.create(
+        model="tts-1", voice="alloy", input=TEXT, response_format="wav", speed=1.2
+    )
     audio, rate = sf.read(io.BytesIO(result.content))
     assert rate == 24000 and len(audio) > 0
     with client.audio.speech.with_streaming_response.create(
-        model="tts-1", voice="nova", input=TEXT, response_format="pcm", extra_body={"emotion": "excited", "seed": 7}
+        model="tts-1",
+        voice="nova",
+        input=TEXT,
+        response_format="pcm",
+        extra_body={"emotion": "excited", "seed": 7},
     ) as response:
         pcm = b"".join(response.iter_bytes())
     assert len(pcm) > 0 and len(pcm) % 2 == 0
@@ -66,7 +74,11 @@ def test_official_openai_client(url):
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"voice": "af_sarah(0.3)+af_jessica(0.7)", "pitch": 2.0, "seed": 11}, {"voice": "rick_c137", "emotion": "sad"}],
+    [
+        {},
+        {"voice": "af_sarah(0.3)+af_jessica(0.7)", "pitch": 2.0, "seed": 11},
+        {"voice": "rick_c137", "emotion": "sad"},
+    ],
 )
 def test_whole_responses_come_from_speak_and_streams_from_stream(client, server_model, options):  # noqa: F811
     kwargs = {"voice_id": options.get("voice", "af_heart"), "emotion": options.get("emotion", "neutral"),
@@ -81,7 +93,7 @@ def test_whole_responses_come_from_speak_and_streams_from_stream(client, server_
 
 def test_streamed_wav_is_header_plus_pcm(client):
     _, pcm = streamed(client, response_format="pcm", seed=1)
-    response, data = streamed(client, response_format="wav", seed=1)
+    _response, data = streamed(client, response_format="wav", seed=1)
     assert data[:4] == b"RIFF" and data[8:16] == b"WAVEfmt "
     assert data[40:44] == b"\xff\xff\xff\xff"  # unknown length: a live stream
     assert data[44:] == pcm
@@ -183,7 +195,9 @@ def test_repeated_request_is_served_from_cache(client, app):
 
 
 def test_concurrent_clients_share_the_model(client, url):
-    expected = {i: speech(client, response_format="pcm", input=f"Client number {i} speaking.").content for i in (0, 1)}
+    expected = {
+        i: speech(client, response_format="pcm", input=f"Client number {i} speaking.").content for i in (0, 1)
+    }
     errors: list[str] = []
     results: dict[tuple[int, int], bytes] = {}
 

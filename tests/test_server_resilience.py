@@ -59,7 +59,9 @@ def test_api_key(server_model, monkeypatch):  # noqa: F811
         assert httpx.get(f"{url}/v1/audio/voices").status_code == 401
         assert httpx.get(f"{url}/health").status_code == 200
         client = openai.OpenAI(base_url=f"{url}/v1", api_key="s3cret")
-        assert client.audio.speech.create(model="kokoro", voice="af_heart", input="Hi.", response_format="pcm").content
+        assert client.audio.speech.create(
+            model="kokoro", voice="af_heart", input="Hi.", response_format="pcm"
+        ).content
         with pytest.raises(openai.AuthenticationError):
             openai.OpenAI(base_url=f"{url}/v1", api_key="bad").models.list()
     monkeypatch.setenv(API_KEY_ENV, "from-env")

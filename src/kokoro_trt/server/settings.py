@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     api_key: str | None = Field(None, description="require 'Authorization: Bearer <key>' on /v1 routes")
     queue_size: int = Field(16, ge=1, description="requests admitted at once (running + waiting) before 503")
     cache_bytes: int = Field(
-        256 * 2**20, ge=0, description="audio kept for repeated requests, in bytes; 0: off"
+        64 * 2**20, ge=0, description="audio kept for repeated requests, in bytes; 0: off"
     )
     workers: int = Field(2, ge=1, description="inference threads sharing the one model")
     max_input_chars: int = Field(10_000, ge=1, description="longest input; longer requests get 400")
