@@ -36,9 +36,16 @@ def test_voices_lists_presets(capsys):
 
 
 def test_build_without_tensorrt_says_what_to_install(tiny_graphs, capsys, monkeypatch):
-    for module in ("tensorrt", "onnxruntime_ep_nv_tensorrt_rtx"):
+    from kokoro_trt.engines import load_library
+
+    for module in ("tensorrt", "tensorrt_rtx_bindings"):
         monkeypatch.setitem(sys.modules, module, None)  # as on a machine without either
-    assert main(["build", "--graphs", str(tiny_graphs.directory)]) == 2
+    load_library.cache_clear()
+    try:
+        assert main(["build", "--graphs", str(tiny_graphs.directory)]) == 2
+    finally:
+        load_library.cache_clear()
     err = capsys.readouterr().err
-    assert err.startswith("kokoro-trt: error: no TensorRT engine can be built here")
+    assert err.startswith("kokoro-trt: error: no TensorRT engine can be built for a GPU here")
     assert "kokoro-trt[gpu]" in err and "kokoro-trt[rtx]" in err and "Traceback" not in err
+    assert "--backend tensorrt-rtx --arch sm86" in err

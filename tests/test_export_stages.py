@@ -118,7 +118,9 @@ def test_repeat_upsampling_equals_nearest_resize():
     expected = F.interpolate(x, scale_factor=2, mode="nearest")
     assert torch.equal(RepeatUpsample()(x), expected)
     model = repeat_upsampling(tiny_kmodel())
-    assert not any(isinstance(m, kokoro_istftnet.UpSample1d) and m.layer_type != "none" for m in model.modules())
+    assert not any(
+        isinstance(m, kokoro_istftnet.UpSample1d) and m.layer_type != "none" for m in model.modules()
+    )
 
 
 def test_carried_rounding_keeps_the_total_and_every_token_close():

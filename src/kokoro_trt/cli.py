@@ -35,10 +35,11 @@ def _build(args: argparse.Namespace) -> None:
     from .engines import build_any
     from .runtime import resolve_graphs
 
-    backend, directory = build_any(
-        resolve_graphs(args.graphs, weights=args.weights), args.backend, args.out, force=args.force
-    )
-    print(f"{backend}: {directory}")
+    graphs = resolve_graphs(args.graphs, weights=args.weights)
+    for backend, engines in build_any(graphs, args.backend, args.out, archs=args.arch or (), force=args.force):
+        manifest = engines.manifests["decoder"]
+        tf32 = "TF32 on" if manifest.tf32 else "TF32 off"
+        print(f"{backend} {manifest.target.arch} ({manifest.precision}, {tf32}): {engines.directory}")
 
 
 def _download(args: argparse.Namespace) -> None:
@@ -47,13 +48,25 @@ def _download(args: argparse.Namespace) -> None:
     print(download_model(voices=args.voices or None))
 
 
+_SERVE_SETTINGS = (
+    "host", "port", "device", "graphs", "weights", "voices_dir", "lang", "api_key", "queue_size", "cache_bytes",
+    "workers", "max_input_chars", "max_audio_seconds", "cors_origins", "lexicon", "log_level",
+)  # fmt: skip
+"""``serve`` flags that are server settings; one not given leaves the setting to $KOKORO_TRT_<NAME>."""
+
+
 def _serve(args: argparse.Namespace) -> None:
+    from pydantic import ValidationError
+
     from .server import serve
 
-    serve(
-        host=args.host, port=args.port, device=args.device, graphs=args.graphs, weights=args.weights,
-        voices_dir=args.voices_dir, api_key=args.api_key, queue_size=args.queue_size, cache_size=args.cache_size,
-    )  # fmt: skip
+    given = {name: getattr(args, name) for name in _SERVE_SETTINGS if getattr(args, name) is not None}
+    try:
+        serve(**given)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise KokoroError(f"serve setting {where}: {error['msg']}") from None
 
 
 def _voices(args: argparse.Namespace) -> None:
@@ -95,12 +108,20 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="export even when cached graphs exist")
     export.set_defaults(run=_export)
 
-    build = sub.add_parser("build", help="compile TensorRT engines for this GPU (current ones are kept)")
+    build = sub.add_parser(
+        "build", help="compile TensorRT engines for this GPU, or for RTX GPUs of --arch (current ones are kept)"
+    )
     model_options(build)
-    build.add_argument("--out", help="output folder (default: in the cache, per GPU and TensorRT version)")
+    build.add_argument(
+        "--out", help="engine folder, a set per target inside (default: the cache); pass it to load_kokoro(engines=)"
+    )
     build.add_argument(
         "--backend", choices=("auto", *BUILDERS), default="auto",
-        help="auto: native TensorRT if installed, else TensorRT-RTX",
+        help="auto: native TensorRT if installed, else TensorRT for RTX",
+    )  # fmt: skip
+    build.add_argument(
+        "--arch", nargs="+", metavar="SM",
+        help="build with TensorRT for RTX, without a GPU, for these architectures (sm86 sm89 sm120)",
     )  # fmt: skip
     build.add_argument("--force", action="store_true", help="rebuild even when current engines exist")
     build.set_defaults(run=_build)
@@ -110,13 +131,20 @@ def _parser() -> argparse.ArgumentParser:
     download.set_defaults(run=_download)
 
     serve = sub.add_parser("serve", help="run the OpenAI-compatible HTTP server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8880)
-    serve.add_argument("--device", default="auto")
+    serve.add_argument("--host", help="default 127.0.0.1")
+    serve.add_argument("--port", type=int, help="default 8880")
+    serve.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     serve.add_argument("--voices-dir")
-    serve.add_argument("--api-key", help="require this bearer token (default: $KOKORO_TRT_API_KEY, else none)")
-    serve.add_argument("--queue-size", type=int, default=16, help="requests admitted at once; more get 503")
-    serve.add_argument("--cache-size", type=int, default=128, help="finished syntheses kept for repeats (0: off)")
+    serve.add_argument("--lang", help="the front-end's English: en-us (default) or en-gb")
+    serve.add_argument("--api-key", help="require this bearer token (default: none)")
+    serve.add_argument("--queue-size", type=int, help="requests admitted at once; more get 503 (default 16)")
+    serve.add_argument("--cache-bytes", type=int, help="audio cache size (default 64 MiB; 0: off)")
+    serve.add_argument("--workers", type=int, help="inference threads (default 2)")
+    serve.add_argument("--max-input-chars", type=int, help="longest input (default 10000)")
+    serve.add_argument("--max-audio-seconds", type=float, help="cap audio at a sentence (default: none)")
+    serve.add_argument("--cors-origin", dest="cors_origins", action="append", help="CORS origin (repeat)")
+    serve.add_argument("--lexicon", help="YAML/JSON pronunciation dictionary: word → phonemes")
+    serve.add_argument("--log-level", help="uvicorn log level (default info)")
     model_options(serve)
     serve.set_defaults(run=_serve)
 

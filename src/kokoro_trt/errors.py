@@ -60,3 +60,7 @@ class DeviceOutOfMemoryError(BackendError):
 
 class DeviceLostError(BackendError):
     """The CUDA context is unusable (illegal address, launch failure, lost device): reload the model."""
+
+
+class EngineArchitectureError(StaleEngineError):
+    """Engines exist, but for another GPU architecture (compute capability); the message names the build."""

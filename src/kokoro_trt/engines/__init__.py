@@ -1,32 +1,39 @@
 """TensorRT engines: build them from the exported graphs, find them, refuse stale ones.
 
-Everything here imports without TensorRT; :func:`build_engines` and :func:`current_device` need the
-``gpu`` extra and a CUDA GPU, :func:`build_any` that or the ``rtx`` extra.
+Everything here imports without TensorRT. Building needs the ``gpu`` extra (native TensorRT, on the
+target GPU) or the ``rtx`` extra (TensorRT for RTX, with or without a GPU).
 """
 
 from .any_backend import BUILDERS, build_any
 from .build import BuildOptions, build_engines
-from .device import DeviceInfo, current_device
+from .device import EngineTarget, arch_name, compute_capability_of, cross_target, current_target
+from .library import LIBRARIES, TensorRTLibrary, load_library
 from .manifest import EngineManifest, check_engine, stale_reasons
 from .profiles import MAX_FRAMES, MAX_TOKENS, AxisRange, axis_ranges, stage_profile
-from .store import EngineSet, default_engine_dir, engine_path
+from .store import EngineSet, default_engine_root, engine_path
 
 __all__ = [
     "BUILDERS",
+    "LIBRARIES",
     "MAX_FRAMES",
     "MAX_TOKENS",
     "AxisRange",
     "BuildOptions",
-    "DeviceInfo",
     "EngineManifest",
     "EngineSet",
+    "EngineTarget",
+    "TensorRTLibrary",
+    "arch_name",
     "axis_ranges",
     "build_any",
     "build_engines",
     "check_engine",
-    "current_device",
-    "default_engine_dir",
+    "compute_capability_of",
+    "cross_target",
+    "current_target",
+    "default_engine_root",
     "engine_path",
+    "load_library",
     "stage_profile",
     "stale_reasons",
 ]

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..errors import StaleEngineError
+from ..errors import EngineArchitectureError, StaleEngineError
 from ..files import atomic_write
 from ..hashing import sha256_file
-from .device import DeviceInfo
+from .device import EngineTarget
 
-FORMAT = 1
+FORMAT = 2
 REBUILD_HINT = "Rebuild with `kokoro-trt build` (or `kokoro_trt.engines.build_engines(graphs)`)."
 
 
@@ -27,13 +27,16 @@ class EngineManifest:
     engine_bytes: int
     engine_sha256: str
     onnx_sha256: str
-    gpu_name: str
+    library: str  # "tensorrt" or "tensorrt-rtx"
+    library_version: str
     compute_capability: str
-    tensorrt_version: str
+    gpu_name: str  # empty: any GPU of this compute capability
     precision: str
+    tf32: bool  # read back from the builder config, not assumed
     profiles: dict[str, dict[str, list[int]]]  # input name -> {"min"|"opt"|"max": shape}
     builder: dict[str, Any] = field(default_factory=dict)
     built_at: str = ""
+    built_on: str = ""  # the GPU that built it, or "no GPU (ahead of time)"
     kokoro_trt_version: str = ""
     format: int = FORMAT
 
@@ -43,26 +46,31 @@ class EngineManifest:
         stage: str,
         engine: Path,
         onnx: Path,
-        device: DeviceInfo,
+        target: EngineTarget,
         *,
         precision: str,
+        tf32: bool,
         profiles: dict[str, dict[str, list[int]]],
         builder: dict[str, Any],
+        built_on: str,
     ) -> EngineManifest:
-        """The manifest of a freshly built ``engine`` file, compiled from ``onnx`` on ``device``."""
+        """The manifest of a freshly built ``engine`` file, compiled from ``onnx`` for ``target``."""
         return cls(
             stage=stage,
             engine_file=engine.name,
             engine_bytes=engine.stat().st_size,
             engine_sha256=sha256_file(engine),
             onnx_sha256=sha256_file(onnx),
-            gpu_name=device.name,
-            compute_capability=device.compute_capability,
-            tensorrt_version=device.tensorrt_version,
+            library=target.library,
+            library_version=target.library_version,
+            compute_capability=target.compute_capability,
+            gpu_name=target.gpu_name,
             precision=precision,
+            tf32=tf32,
             profiles=profiles,
             builder=builder,
             built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            built_on=built_on,
             kokoro_trt_version=__version__,
         )
 
@@ -81,33 +89,45 @@ class EngineManifest:
         path = cls.path_for(engine)
         try:
             raw = json.loads(path.read_text())
-            return cls(**raw)
         except FileNotFoundError:
-            raise StaleEngineError(f"{engine} has no manifest ({path.name}); it cannot be trusted. {REBUILD_HINT}")
-        except (ValueError, TypeError) as exc:
+            raise StaleEngineError(
+                f"{engine} has no manifest ({path.name}); it cannot be trusted. {REBUILD_HINT}"
+            )
+        except ValueError as exc:
             raise StaleEngineError(f"unreadable engine manifest {path}: {exc}. {REBUILD_HINT}") from exc
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+            found = raw.get("format") if isinstance(raw, dict) else None
+            raise StaleEngineError(
+                f"{path} has manifest format {found}, this kokoro-trt reads {FORMAT}. {REBUILD_HINT}"
+            )
+        try:
+            return cls(**raw)
+        except TypeError as exc:
+            raise StaleEngineError(f"unreadable engine manifest {path}: {exc}. {REBUILD_HINT}") from exc
+
+    @property
+    def target(self) -> EngineTarget:
+        return EngineTarget(self.library, self.library_version, self.compute_capability, self.gpu_name)
 
 
 def stale_reasons(
-    manifest: EngineManifest, engine: Path, device: DeviceInfo, onnx_sha256: str, *, same_gpu: bool = True
+    manifest: EngineManifest, engine: Path, target: EngineTarget, onnx_sha256: str
 ) -> list[str]:
-    """Why ``engine`` must not run on ``device`` for this graph (empty when it may)."""
+    """Why ``engine`` must not run on ``target`` for this graph (empty when it may)."""
     reasons = []
-    if manifest.format != FORMAT:
-        reasons.append(f"manifest format {manifest.format}, this kokoro-trt reads {FORMAT}")
     if manifest.onnx_sha256 != onnx_sha256:
         reasons.append(
             f"built from a different {manifest.stage} graph (sha256 {manifest.onnx_sha256[:12]}…, "
             f"current {onnx_sha256[:12]}…)"
         )
-    if manifest.tensorrt_version != device.tensorrt_version:
-        reasons.append(f"built with TensorRT {manifest.tensorrt_version}, installed {device.tensorrt_version}")
-    if same_gpu and manifest.compute_capability != device.compute_capability:
+    if (manifest.library, manifest.library_version) != (target.library, target.library_version):
         reasons.append(
-            f"built for compute capability {manifest.compute_capability}, this GPU is {device.compute_capability}"
+            f"built with {manifest.library} {manifest.library_version}, this is {target.library} {target.library_version}"
         )
-    if same_gpu and manifest.gpu_name != device.name:
-        reasons.append(f"built on {manifest.gpu_name}, this GPU is {device.name}")
+    if manifest.compute_capability != target.compute_capability:
+        reasons.append(f"built for {manifest.target.arch}, this GPU is {target.arch}")
+    if manifest.gpu_name and target.gpu_name and manifest.gpu_name != target.gpu_name:
+        reasons.append(f"built on {manifest.gpu_name}, this GPU is {target.gpu_name}")
     size = engine.stat().st_size if engine.is_file() else None
     if size != manifest.engine_bytes:
         reasons.append("engine file missing" if size is None else f"engine file is {size} bytes, manifest says "
@@ -115,12 +135,24 @@ def stale_reasons(
     return reasons
 
 
-def check_engine(
-    engine: Path, device: DeviceInfo, onnx_sha256: str, *, same_gpu: bool = True
-) -> EngineManifest:
-    """The manifest of ``engine``; raises :class:`StaleEngineError` listing every reason it is stale."""
+def check_engine(engine: Path, target: EngineTarget, onnx_sha256: str) -> EngineManifest:
+    """The manifest of ``engine``; raises :class:`StaleEngineError` listing every reason it is stale
+    (:class:`EngineArchitectureError` when it is current but for another architecture)."""
     manifest = EngineManifest.read(engine)
-    reasons = stale_reasons(manifest, engine, device, onnx_sha256, same_gpu=same_gpu)
+    reasons = stale_reasons(manifest, engine, target, onnx_sha256)
+    if reasons == [f"built for {manifest.target.arch}, this GPU is {target.arch}"]:
+        raise EngineArchitectureError(
+            f"{engine} is for {manifest.target.arch}, this GPU is {target.arch}. " + build_hint(target)
+        )
     if reasons:
         raise StaleEngineError(f"stale engine {engine}: " + "; ".join(reasons) + f". {REBUILD_HINT}")
     return manifest
+
+
+def build_hint(target: EngineTarget) -> str:
+    """The command that builds engines for ``target``."""
+    if target.library == "tensorrt-rtx":
+        return (
+            f"Build them on any machine with `kokoro-trt build --backend tensorrt-rtx --arch {target.arch}`."
+        )
+    return "Build them on this GPU with `kokoro-trt build --backend tensorrt`."

@@ -81,7 +81,9 @@ def stage_profile(
                 f"{sorted(dynamic)} only — re-export the graphs (`kokoro-trt export`)"
             )
         profile[name] = tuple(
-            tuple(getattr(ranges[dynamic[i]], bound) if i in dynamic else size for i, size in enumerate(shape))
+            tuple(
+                getattr(ranges[dynamic[i]], bound) if i in dynamic else size for i, size in enumerate(shape)
+            )
             for bound in ("min", "opt", "max")
         )
     return profile

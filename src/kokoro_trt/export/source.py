@@ -48,7 +48,9 @@ class HarmonicSource(nn.Module):
         # Position of each sample between two frame centres (linear interpolation weights), and ones
         # that repeat a frame value over its samples.
         self.register_buffer(
-            "offsets", (torch.arange(upsample_scale, dtype=torch.float32) + 0.5) / upsample_scale, persistent=False
+            "offsets",
+            (torch.arange(upsample_scale, dtype=torch.float32) + 0.5) / upsample_scale,
+            persistent=False,
         )
         self.register_buffer("repeat", torch.ones(upsample_scale), persistent=False)
 

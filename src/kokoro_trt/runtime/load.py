@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from ..assets import cache_dir, resolve_weights
 from ..candidates import first_available
 from ..config import ModelConfig
+from ..engines.library import LIBRARIES
 from ..errors import BackendUnavailableError, InvalidInputError, ModelNotFoundError
 from ..graphs import MANIFEST_NAME, GraphSet
 from ..hashing import sha256_file, sha256_text
@@ -65,34 +67,34 @@ def _parse_device(device: str) -> tuple[str, int]:
 
 
 def _gpu_candidates(
-    graphs: GraphSet, device_id: int, threads: int | None, stream: object = None
+    graphs: GraphSet, device_id: int, stream: object = None, engines: str | Path | None = None
 ) -> list[tuple[str, Callable[[], Backend]]]:
-    """GPU backends, most preferred first: native TensorRT engines, TensorRT-RTX, ONNX Runtime CUDA."""
+    """GPU backends, most preferred first: native TensorRT, TensorRT for RTX, ONNX Runtime CUDA."""
 
-    def tensorrt() -> Backend:
+    def tensorrt(library: str) -> Backend:
         from .backends.tensorrt import load_tensorrt
 
-        return load_tensorrt(graphs, device_id, stream)
-
-    def tensorrt_rtx() -> Backend:
-        from .backends.tensorrt_rtx import load_tensorrt_rtx
-
-        return load_tensorrt_rtx(graphs, device_id, threads)
+        return load_tensorrt(graphs, library, device_id, stream, engines)
 
     return [
-        ("tensorrt", tensorrt),
-        ("tensorrt-rtx", tensorrt_rtx),
+        *((library, partial(tensorrt, library)) for library in LIBRARIES),
         ("onnxruntime-cuda", lambda: OnnxRuntimeBackend(graphs, device="cuda", device_id=device_id)),
     ]
 
 
-def select_backend(device: str, graphs: GraphSet, threads: int | None = None, stream: object = None) -> Backend:
+def select_backend(
+    device: str,
+    graphs: GraphSet,
+    threads: int | None = None,
+    stream: object = None,
+    engines: str | Path | None = None,
+) -> Backend:
     """``auto``: first GPU backend that loads, else CPU (logging why); ``cuda``: a GPU or an error."""
     kind, device_id = _parse_device(device)
     if kind == "cpu":
         return OnnxRuntimeBackend(graphs, device="cpu", threads=threads)
     try:
-        name, backend, skipped = first_available(_gpu_candidates(graphs, device_id, threads, stream))
+        name, backend, skipped = first_available(_gpu_candidates(graphs, device_id, stream, engines))
     except BackendUnavailableError as exc:
         if kind == "cuda":
             raise BackendUnavailableError(f"device='cuda' but no GPU backend can run here: {exc}") from None
@@ -112,11 +114,14 @@ def load_kokoro(
     local_files_only: bool | None = None,
     threads: int | None = None,
     cuda_stream: object = None,
+    engines: str | Path | None = None,
 ) -> KokoroModel:
     """Load Kokoro for synthesis on ``device`` (``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``).
 
-    ``auto`` prefers a TensorRT engine, then ONNX Runtime CUDA, then ONNX Runtime CPU, and logs the
-    choice; ``cuda`` raises :class:`BackendUnavailableError` instead of falling back.
+    ``auto`` prefers a TensorRT engine (native, then TensorRT for RTX), then ONNX Runtime CUDA, then
+    ONNX Runtime CPU, and logs the choice; ``cuda`` raises :class:`BackendUnavailableError` instead of
+    falling back. ``engines`` is a folder of engine sets built with ``kokoro-trt build --out`` (one per
+    GPU architecture; the set for this GPU is used), by default the cache.
     ``cuda_stream`` (a ``torch.cuda.Stream``, a raw ``cudaStream_t`` or anything with
     ``__cuda_stream__``) is the stream the TensorRT backend runs and synchronises on, so audio can run
     beside the caller's other GPU work; other backends use their own stream.
@@ -124,7 +129,7 @@ def load_kokoro(
     _parse_device(device)
     config = ModelConfig.default()
     graph_set = resolve_graphs(graphs, weights=weights, config=config, local_files_only=local_files_only)
-    backend = select_backend(device, graph_set, threads, cuda_stream)
+    backend = select_backend(device, graph_set, threads, cuda_stream, engines)
     frontend = TextFrontend(config.vocab, lang=lang).load()
     voices = VoiceStore(voices_dir, local_files_only=local_files_only)
     return KokoroModel(backend, config=config, frontend=frontend, voices=voices)

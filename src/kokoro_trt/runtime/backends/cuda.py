@@ -17,7 +17,13 @@ _LOST = {
     "cudaErrorNoDevice", "cudaErrorDeviceUninitialized", "cudaErrorContextIsDestroyed", "cudaErrorUnknown",
 }  # fmt: skip
 _OOM = {"cudaErrorMemoryAllocation"}
-_OOM_TEXT = ("out of memory", "outofmemory", "cudaerrormemoryallocation", "cuda_error_out_of_memory", "failed to allocate")
+_OOM_TEXT = (
+    "out of memory",
+    "outofmemory",
+    "cudaerrormemoryallocation",
+    "cuda_error_out_of_memory",
+    "failed to allocate",
+)
 _LOST_TEXT = ("illegal memory access", "cudaerrorillegaladdress", "unspecified launch failure", "device lost",
               "cuda_error_illegal_address", "cuda_error_launch_failed")  # fmt: skip
 
@@ -49,7 +55,9 @@ def runtime() -> Any:
         try:
             from cuda import cudart as rt  # cuda-python < 12.6
         except ImportError:
-            raise BackendUnavailableError("cuda-python is not installed: `pip install 'kokoro-trt[gpu]'`") from None
+            raise BackendUnavailableError(
+                "cuda-python is not installed: `pip install 'kokoro-trt[gpu]'`"
+            ) from None
     return rt
 
 
@@ -142,11 +150,16 @@ def copy_to_device(dst: int, array: np.ndarray, stream: Stream) -> None:
 
 def copy_to_host(array: np.ndarray, src: int, stream: Stream) -> None:
     """Copy device memory into a contiguous host array; ``array`` is complete when this returns."""
-    copy_to_host_address(array.ctypes.data, src, array.nbytes, stream)
+    copy_from_device(array.ctypes.data, "cpu", src, array.nbytes, stream)
 
 
-def copy_to_host_address(dst: int, src: int, nbytes: int, stream: Stream) -> None:
+def copy_from_device(dst: int, dst_device: str, src: int, nbytes: int, stream: Stream) -> None:
+    """Copy ``nbytes`` from device memory to ``dst`` (host or device); complete when this returns."""
     rt = runtime()
-    kind = rt.cudaMemcpyKind.cudaMemcpyDeviceToHost
-    check(rt.cudaMemcpyAsync(dst, src, nbytes, kind, stream.handle), "copy to host")
+    kind = (
+        rt.cudaMemcpyKind.cudaMemcpyDeviceToHost
+        if dst_device == "cpu"
+        else rt.cudaMemcpyKind.cudaMemcpyDeviceToDevice
+    )
+    check(rt.cudaMemcpyAsync(dst, src, nbytes, kind, stream.handle), f"copy to {dst_device}")
     stream.synchronize()

@@ -1,26 +1,38 @@
-"""Native TensorRT backend: the three engines, device buffers allocated once, audio written in place.
+"""TensorRT backend, for both flavours (native TensorRT and TensorRT for RTX): the three engines,
+device buffers allocated once, audio written in place.
 
 * Every input and intermediate tensor has one device buffer sized for the engine's largest profile
   shape, allocated at load and reused; nothing is allocated per call.
 * The duration engine writes ``d`` and ``t_en`` straight into the prosody and decoder input buffers.
   A host copy is kept in :class:`TextFeatures` too, re-uploaded only when another text's durations
   were computed in between (the model plans every chunk before rendering).
-* The decoder's ``audio`` output is bound to the caller's buffer (``out.ptr + 4 * offset``) when it
-  is on the GPU; host buffers get one device-to-host copy from a scratch buffer.
+* The decoder's ``audio`` output is bound to the caller's buffer (``out.ptr + 4 * offset``) when it is
+  on the GPU and 256-byte aligned, as TensorRT requires; otherwise the decoder writes into a scratch
+  buffer and one copy (device-to-device or device-to-host) moves the audio.
 * Work runs with ``execute_async_v3`` on the caller's CUDA stream or our own; only that stream is
   synchronised, never the device.
+* TensorRT for RTX compiles kernels for the GPU on first use; they are kept in a runtime cache file per
+  engine and GPU (``<cache>/engines/runtime/``), so they compile once per machine, not per process.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ...engines import EngineSet, current_device, default_engine_dir
-from ...engines.build import recording_logger
+from ...assets import cache_dir
+from ...engines import (
+    EngineSet,
+    EngineTarget,
+    TensorRTLibrary,
+    current_target,
+    default_engine_root,
+    load_library,
+)
 from ...errors import (
     BackendError,
     BackendUnavailableError,
@@ -28,10 +40,14 @@ from ...errors import (
     ModelNotFoundError,
     OutputBufferError,
 )
+from ...files import atomic_write
 from ...graphs import GraphSet
 from ..buffers import OutputTarget
 from . import cuda
 from .base import TextFeatures, backend_errors
+
+ALIGNMENT = 256
+"""TensorRT's required alignment of every bound tensor address, in bytes."""
 
 # Duration outputs written directly into later stages' input buffers: output -> (stage, input).
 _SHARED = {"d": ("prosody", "d"), "t_en": ("decoder", "t_en")}
@@ -45,22 +61,55 @@ class Resident:
     generation: int
 
 
+class _RuntimeCache:
+    """TensorRT for RTX's just-in-time kernel cache for one engine on one GPU, kept in a file."""
+
+    def __init__(self, runtime_config: Any, path: Path) -> None:
+        self.path = path
+        self.cache = runtime_config.create_runtime_cache()
+        if path.is_file():
+            self.cache.deserialize(path.read_bytes())
+        runtime_config.set_runtime_cache(self.cache)
+        self._saved = path.stat().st_size if path.is_file() else 0
+
+    def save(self) -> None:
+        data = bytes(self.cache.serialize())
+        if len(data) != self._saved:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.path, data)
+            self._saved = len(data)
+
+
 class _Engine:
     """One deserialized engine, its execution context and a device buffer per I/O tensor."""
 
-    def __init__(self, trt: Any, runtime: Any, path: str, log: Any, shared: dict[str, cuda.DeviceBuffer]) -> None:
-        with open(path, "rb") as f:
-            self.engine = runtime.deserialize_cuda_engine(f.read())
+    def __init__(
+        self,
+        library: TensorRTLibrary,
+        runtime: Any,
+        path: Path,
+        shared: dict[str, cuda.DeviceBuffer],
+        runtime_cache: Path | None,
+    ) -> None:
+        trt, self.log = library.trt, library.logger
+        self.engine = runtime.deserialize_cuda_engine(path.read_bytes())
         if self.engine is None:
-            raise BackendError(f"TensorRT could not load {path}: {log.last_error('deserialization failed')}")
-        self.context = self.engine.create_execution_context()
-        self.log = log
+            raise BackendError(
+                f"{library.name} could not load {path}: {self.log.last_error('deserialization failed')}"
+            )
+        self.cache = None
+        if runtime_cache is not None:
+            config = self.engine.create_runtime_config()
+            self.cache = _RuntimeCache(config, runtime_cache)
+            self.context = self.engine.create_execution_context(config)
+        else:
+            self.context = self.engine.create_execution_context()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         self.inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         self.dtypes = {n: np.dtype(trt.nptype(self.engine.get_tensor_dtype(n))) for n in names}
         self.max_shapes = {n: tuple(self.engine.get_tensor_profile_shape(n, 0)[2]) for n in self.inputs}
         for name in self.inputs:  # output shapes at the largest inputs size the output buffers
-            self.context.set_input_shape(name, self.max_shapes[name])
+            self._set_shape(name, self.max_shapes[name])
         shapes = {n: self.max_shapes.get(n) or tuple(self.context.get_tensor_shape(n)) for n in names}
         self.max_samples = int(shapes["audio"][0]) if "audio" in shapes else 0
         self.buffers = {
@@ -68,6 +117,10 @@ class _Engine:
             for n in names
             if n != "audio"  # the decoder writes into the caller's buffer (or a scratch one)
         }
+
+    def _set_shape(self, name: str, shape: tuple[int, ...]) -> None:
+        if not self.context.set_input_shape(name, shape):
+            raise BackendError(f"TensorRT rejected shape {shape} for {name}: {self.log.last_error('')}")
 
     def set_input(self, name: str, value: np.ndarray, stream: cuda.Stream, upload: bool = True) -> None:
         value = np.ascontiguousarray(value, dtype=self.dtypes[name])
@@ -77,8 +130,7 @@ class _Engine:
                 f"input {name} of shape {value.shape} exceeds the engine's profile {limit}: shorter "
                 "chunks, or rebuild with larger ranges (`kokoro-trt build`)"
             )
-        if not self.context.set_input_shape(name, value.shape):
-            raise BackendError(f"TensorRT rejected shape {value.shape} for {name}: {self.log.last_error('')}")
+        self._set_shape(name, value.shape)
         if upload:
             cuda.copy_to_device(self.buffers[name].ptr, value, stream)
 
@@ -88,39 +140,66 @@ class _Engine:
         return array
 
     def run(self, stream: cuda.Stream, addresses: dict[str, int] | None = None) -> None:
-        for name, buffer in self.buffers.items():
-            self.context.set_tensor_address(name, buffer.ptr)
-        for name, ptr in (addresses or {}).items():
-            self.context.set_tensor_address(name, ptr)
+        for name, ptr in {**{n: b.ptr for n, b in self.buffers.items()}, **(addresses or {})}.items():
+            if not self.context.set_tensor_address(name, ptr):
+                raise BackendError(f"TensorRT rejected the address of {name}: {self.log.last_error('')}")
         self.log.errors.clear()
         if not self.context.execute_async_v3(stream.handle):
             message = self.log.last_error("execute_async_v3 failed")
             raise cuda.error_type_for_message(message)(message)
 
 
-class TensorRTBackend:
-    """The ``duration``, ``prosody`` and ``decoder`` engines on one GPU."""
+def runtime_cache_path(target: EngineTarget, gpu_name: str, engine_sha256: str) -> Path:
+    """Where TensorRT for RTX keeps the kernels it compiled for one engine on one GPU model."""
+    gpu = "".join(c if c.isalnum() else "-" for c in gpu_name.lower()).strip("-")
+    return (
+        cache_dir()
+        / "engines"
+        / "runtime"
+        / f"{gpu}-{target.library_version}"
+        / f"{engine_sha256[:16]}.cache"
+    )
 
-    name = "tensorrt"
+
+class TensorRTBackend:
+    """The ``duration``, ``prosody`` and ``decoder`` engines on one GPU, with either TensorRT flavour."""
+
     output_devices = ("cpu", "cuda")
 
-    def __init__(self, engines: EngineSet, *, device_id: int = 0, stream: Any = None) -> None:
-        import tensorrt as trt
-
+    def __init__(
+        self,
+        engines: EngineSet,
+        library: TensorRTLibrary,
+        *,
+        device_id: int = 0,
+        stream: Any = None,
+        gpu_name: str = "",
+    ) -> None:
+        self.name = library.name
         self.device_id = device_id
         self._generations = itertools.count(1)
         self._resident = 0
         self._engines: dict[str, _Engine] = {}
+        self._scratch: cuda.DeviceBuffer | None = None
+        self._decoded = False
+
+        def load(stage: str, shared: dict[str, cuda.DeviceBuffer]) -> _Engine:
+            manifest = engines.manifests[stage]
+            cache = (
+                runtime_cache_path(manifest.target, gpu_name, manifest.engine_sha256)
+                if library.cross_builds
+                else None
+            )
+            return _Engine(library, runtime, engines.path(stage), shared, cache)
+
         with backend_errors(self.name, "load"):
             cuda.set_device(device_id)
             self.stream = cuda.Stream(stream)
-            self._log = recording_logger(trt)
-            runtime = trt.Runtime(self._log)
+            runtime = library.trt.Runtime(library.logger)
             for stage in ("prosody", "decoder"):
-                self._engines[stage] = _Engine(trt, runtime, str(engines.path(stage)), self._log, {})
+                self._engines[stage] = load(stage, {})
             shared = {out: self._engines[stage].buffers[inp] for out, (stage, inp) in _SHARED.items()}
-            self._engines["duration"] = _Engine(trt, runtime, str(engines.path("duration")), self._log, shared)
-            self._scratch: cuda.DeviceBuffer | None = None
+            self._engines["duration"] = load("duration", shared)
             profiles = engines.manifests["decoder"].profiles
             self.samples_per_frame = profiles["noise"]["max"][1] // profiles["frame_index"]["max"][0]
 
@@ -158,31 +237,52 @@ class TensorRTBackend:
         engine = self._engines["decoder"]
         samples = frame_index.shape[0] * self.samples_per_frame
         if out.device == "cuda" and out.device_id != self.device_id:
-            raise OutputBufferError(f"output buffer is on cuda:{out.device_id}, the engines on cuda:{self.device_id}")
+            raise OutputBufferError(
+                f"output buffer is on cuda:{out.device_id}, the engines on cuda:{self.device_id}"
+            )
+        address = out.ptr + 4 * offset
         with backend_errors(self.name, "decoder"):
             resident = self._features_resident(features)
             if not resident:
                 self._engines["prosody"].set_input("d", features.d.host, self.stream)
                 self._resident = features.d.generation
             engine.set_input("t_en", features.t_en.host, self.stream, upload=not resident)
-            for name, value in (("frame_index", frame_index), ("f0", f0), ("n", n), ("style", style), ("noise", noise)):
+            for name, value in (
+                ("frame_index", frame_index),
+                ("f0", f0),
+                ("n", n),
+                ("style", style),
+                ("noise", noise),
+            ):
                 engine.set_input(name, value, self.stream)
-            if out.device == "cuda":
-                engine.run(self.stream, {"audio": out.ptr + 4 * offset})
+            if out.device == "cuda" and address % ALIGNMENT == 0:
+                engine.run(self.stream, {"audio": address})
                 self.stream.synchronize()
-                return
-            if self._scratch is None:
-                self._scratch = cuda.DeviceBuffer(4 * engine.max_samples)
-            engine.run(self.stream, {"audio": self._scratch.ptr})
-            cuda.copy_to_host_address(out.ptr + 4 * offset, self._scratch.ptr, 4 * samples, self.stream)
+            else:
+                if self._scratch is None:
+                    self._scratch = cuda.DeviceBuffer(4 * engine.max_samples)
+                engine.run(self.stream, {"audio": self._scratch.ptr})
+                cuda.copy_from_device(address, out.device, self._scratch.ptr, 4 * samples, self.stream)
+            if not self._decoded:  # the first call compiled most kernels: keep them for later processes
+                self._decoded = True
+                self.save_runtime_caches()
+
+    def save_runtime_caches(self) -> None:
+        """Write TensorRT for RTX's just-in-time kernels to disk (a no-op for native TensorRT)."""
+        for engine in self._engines.values():
+            if engine.cache is not None:
+                engine.cache.save()
 
     def close(self) -> None:
-        """Free device memory and our stream; the backend is unusable afterwards."""
+        """Save the runtime caches, free device memory and our stream; the backend is unusable afterwards."""
+        if self._decoded:
+            self.save_runtime_caches()
         buffers = {id(b): b for e in self._engines.values() for b in e.buffers.values()}
         for buffer in buffers.values():
             buffer.free()
-        if getattr(self, "_scratch", None):
+        if self._scratch is not None:
             self._scratch.free()
+            self._scratch = None
         self._engines.clear()
         if hasattr(self, "stream"):
             self.stream.close()
@@ -194,15 +294,25 @@ class TensorRTBackend:
             pass
 
 
-def load_tensorrt(graphs: GraphSet, device_id: int = 0, stream: Any = None) -> TensorRTBackend:
-    """The engines built for ``graphs`` on this GPU (``kokoro-trt build``), loaded.
+def load_tensorrt(
+    graphs: GraphSet,
+    library: str = "tensorrt",
+    device_id: int = 0,
+    stream: Any = None,
+    engines: str | Path | None = None,
+) -> TensorRTBackend:
+    """The engines built for ``graphs`` and this GPU with ``library`` (``kokoro-trt build``), loaded.
 
-    :class:`BackendUnavailableError` when TensorRT, a GPU or the engines are missing;
-    :class:`StaleEngineError` when engines exist but were built for something else.
+    ``engines`` is a folder of engine sets (one per target, as ``kokoro-trt build --out`` writes), by
+    default the cache. :class:`BackendUnavailableError` when the library, a GPU or the engines are
+    missing; :class:`EngineArchitectureError` when the engines there are for another architecture;
+    :class:`StaleEngineError` when they were built for another graph or library version.
     """
-    device = current_device(device_id)
+    lib = load_library(library)
+    target = current_target(lib, device_id)
     try:
-        engines = EngineSet.load(default_engine_dir(graphs, device), graphs, device)
+        engine_set = EngineSet.find(engines or default_engine_root(graphs), graphs, target)
     except ModelNotFoundError as exc:
         raise BackendUnavailableError(str(exc)) from None
-    return TensorRTBackend(engines, device_id=device_id, stream=stream)
+    gpu_name = target.gpu_name or cuda.device_properties(device_id)[0]
+    return TensorRTBackend(engine_set, lib, device_id=device_id, stream=stream, gpu_name=gpu_name)
