@@ -72,15 +72,15 @@ def build_torch_eager():
     return build_kmodel(config, load_state_dict(resolve_weights(local_files_only=True), config))
 
 
-def torch_synthesize(kmodel, frontend, voices, text: str) -> np.ndarray:
+def torch_synthesize(kmodel, frontend, voices, text: str, device: str = "cpu") -> np.ndarray:
     """The baseline: ``KModel`` per chunk, style row ``len(phonemes) - 1``, as kokoro's pipeline does."""
     import torch
 
     pieces = []
     with torch.no_grad():
         for chunk in frontend.chunks(text):
-            ref_s = torch.from_numpy(np.array(voices.style(VOICE, len(chunk.phonemes))))
-            pieces.append(kmodel(chunk.phonemes, ref_s=ref_s, speed=1).numpy())
+            ref_s = torch.from_numpy(np.array(voices.style(VOICE, len(chunk.phonemes)))).to(device)
+            pieces.append(kmodel(chunk.phonemes, ref_s=ref_s, speed=1).cpu().numpy())
     return np.concatenate(pieces)
 
 

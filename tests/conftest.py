@@ -50,14 +50,10 @@ def asr():
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random-weight checkpoint in Kokoro's .pth layout (see tests/tiny_model.py)."""
-    import torch
+    from tiny_model import save_tiny_checkpoint
 
-    from tiny_model import tiny_kmodel
-
-    model = tiny_kmodel()
     path = tmp_path_factory.mktemp("tiny") / "tiny.pth"
-    parts = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")
-    torch.save({key: getattr(model, key).state_dict() for key in parts}, path)
+    save_tiny_checkpoint(path)
     return path
 
 

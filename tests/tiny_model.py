@@ -34,3 +34,10 @@ def tiny_kmodel(seed: int = 0):
         post = model.decoder.generator.conv_post
         post.weight_g.mul_(0.05)
     return model
+
+
+def save_tiny_checkpoint(path) -> None:
+    """The tiny model's weights in Kokoro's ``.pth`` layout (what ``export_model`` reads)."""
+    model = tiny_kmodel()
+    parts = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")
+    torch.save({key: getattr(model, key).state_dict() for key in parts}, path)
