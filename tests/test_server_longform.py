@@ -1,0 +1,71 @@
+"""Long-form over HTTP: a five-minute text streams through the real server, uncut, in flat memory."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from kokoro_trt.runtime.noise import DEFAULT_SEED
+from kokoro_trt.server import Settings, create_app
+from server_fixtures import live_server, server_graphs, server_model  # noqa: F401  (fixtures)
+
+SENTENCE = "The quick brown fox jumps over the lazy dog near the river bank, and then it rests. "
+PAGE = Path("/proc/self/statm")
+
+
+def rss_bytes() -> int:
+    return int(PAGE.read_text().split()[1]) * 4096
+
+
+class RssSampler(threading.Thread):
+    """Samples this process's RSS (the server runs in it) with the bytes received so far."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.received = 0
+        self.samples: list[tuple[int, int]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.05):
+            self.samples.append((self.received, rss_bytes()))
+
+
+def pregrow_noise_table(model, seconds: float) -> None:
+    """The runtime keeps one seeded noise table as long as the longest audio so far (doubling as it grows);
+    grow it first so what is measured is the server's own memory (the table is the runtime's)."""
+    noise = getattr(model, "_noise", None)
+    if noise is not None:
+        noise.get(DEFAULT_SEED, 0, int(seconds * 24000))
+
+
+def test_five_minutes_stream_uncut_in_flat_memory(server_model):  # noqa: F811
+    one = server_model.speak(SENTENCE, "af_heart", max_seconds=None)
+    repeats = round(300 / one.seconds)  # ~5 minutes of audio
+    text = SENTENCE * repeats
+    pregrow_noise_table(server_model, 1.2 * repeats * one.seconds)
+    with live_server(create_app(server_model, Settings(api_key=None))) as url:  # default settings
+        body = {"input": text, "voice": "af_heart", "response_format": "pcm", "stream": True}
+        sampler = RssSampler()
+        start = time.perf_counter()
+        with httpx.stream("POST", f"{url}/v1/audio/speech", json=body, timeout=600) as response:
+            assert response.status_code == 200
+            sampler.start()
+            for data in response.iter_bytes():
+                sampler.received += len(data)
+        sampler.stop.set()
+        sampler.join()
+        elapsed = time.perf_counter() - start
+    seconds = sampler.received / 2 / 24000
+    expected = repeats * one.seconds
+    assert abs(seconds - expected) <= 0.05 * expected, (seconds, expected)  # nothing cut: no cap by default
+    warm = [rss for received, rss in sampler.samples if received >= 0.2 * sampler.received]
+    growth = max(warm) - warm[0]
+    audio_bytes = sampler.received * 2  # the whole audio as float32
+    print(
+        f"{seconds:.1f} s of audio in {elapsed:.1f} s; RSS growth after the first 20%: {growth / 2**20:.1f} MiB"
+    )
+    assert growth < 0.25 * audio_bytes, f"RSS grew {growth / 2**20:.1f} MiB while streaming"
