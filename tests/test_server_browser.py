@@ -1,4 +1,5 @@
-"""The preview page in headless Chromium: voices load, and ``?say=`` streams audio through WebAudio."""
+"""The preview page in headless Chromium: voices load, ``?say=`` streams captioned audio through WebAudio with
+read-along highlighting, and the audio (in the chosen format) and word timings are offered for download."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from server_fixtures import live_server, server_graphs, server_model  # noqa: F4
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+TEXT = "Hello from the browser. It is 40–60°C."
 
 
 def dump_dom(url: str, profile) -> str:
@@ -27,12 +29,35 @@ def dump_dom(url: str, profile) -> str:
     return subprocess.run(command, capture_output=True, text=True, timeout=180, check=True).stdout
 
 
-def test_preview_page_loads_voices_and_streams_speech(server_model, tmp_path):  # noqa: F811
+def attribute(dom: str, name: str) -> int:
+    found = re.search(rf'{name}="(\d+)"', dom)
+    assert found is not None, (name, dom[-3000:])
+    return int(found[1])
+
+
+def test_preview_page_reads_along_and_offers_downloads(server_model, tmp_path):  # noqa: F811
+    # the page's own request, made first: the page is then answered from the cache in one piece, as
+    # headless Chromium's virtual time does not wait for a response body that is still streaming
+    body = {"model": "kokoro", "input": TEXT, "voice": "af_heart", "emotion": "neutral", "speed": 1, "pitch": 0,
+            "stream": True}  # fmt: skip
     with live_server(create_app(server_model, Settings(api_key=None))) as url:
-        dom = dump_dom(f"{url}/?say={urllib.parse.quote('Hello from the browser.')}", tmp_path / "profile")
-        body = {"model": "kokoro", "input": "Hello from the browser.", "response_format": "pcm"}
-        expected = len(httpx.post(f"{url}/v1/audio/speech", json=body, timeout=120).content) // 2
+        expected = len(
+            httpx.post(f"{url}/v1/audio/speech", json={**body, "response_format": "pcm"}, timeout=120).content
+        )
+        dom = dump_dom(
+            f"{url}/?{urllib.parse.urlencode({'say': TEXT, 'format': 'flac'})}", tmp_path / "profile"
+        )
+        flac = httpx.post(
+            f"{url}/v1/audio/speech", json={**body, "response_format": "flac"}, timeout=120
+        ).content
     assert 'value="af_heart"' in dom and 'value="rick_c137"' in dom and 'value="excited"' in dom
-    samples = re.search(r'data-samples="(\d+)"', dom)
-    assert samples is not None, dom[-2000:]
-    assert int(samples[1]) == expected
+    assert attribute(dom, "data-samples") == expected // 2
+    words = re.findall(r'<span title="[\d.]+–[\d.]+ s"[^>]*>([^<]+)</span>', dom)
+    assert any(word.startswith("40–60°C") for word in words)
+    assert attribute(dom, "data-words") == len(words)
+    assert attribute(dom, "data-highlighted") >= 1  # words lit up as the audio clock passed them
+    audio_link = re.search(
+        r'<a id="download-audio" href="blob:[^"]+" download="speech.flac" data-bytes="(\d+)"', dom
+    )
+    assert audio_link is not None and int(audio_link[1]) == len(flac)
+    assert re.search(r'<a id="download-words" href="blob:[^"]+" download="speech.words.json"', dom)
