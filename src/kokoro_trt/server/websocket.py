@@ -69,7 +69,9 @@ class _Session:
             words += timestamps(piece.words)
             audio = apply_gain(piece.audio, prepared.volume)
             await self._send_bytes(await asyncio.to_thread(self.encoder.encode, audio))
-        await self.ws.send_json({"type": "segment", "text": text, "samples": outcome.samples, "words": words})
+        await self.ws.send_json(
+            {"type": "segment", "text": text.strip(), "samples": outcome.samples, "words": words}
+        )
 
     async def end(self) -> None:
         await self.speak(self.buffer)
