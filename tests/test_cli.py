@@ -49,3 +49,29 @@ def test_build_without_tensorrt_says_what_to_install(tiny_graphs, capsys, monkey
     assert err.startswith("kokoro-trt: error: no TensorRT engine can be built for a GPU here")
     assert "kokoro-trt[gpu]" in err and "kokoro-trt[rtx]" in err and "Traceback" not in err
     assert "--backend tensorrt-rtx --arch sm86" in err
+
+
+def test_serve_passes_given_flags_and_leaves_the_rest_to_the_environment(monkeypatch):
+    from kokoro_trt import server
+
+    calls: list[dict] = []
+    monkeypatch.setattr(server, "serve", lambda **given: calls.append(given))
+    argv = ["serve", "--port", "9000", "--cors-origin", "https://a.example", "--cors-origin", "https://b.example",
+            "--max-audio-seconds", "600", "--cache-bytes", "0"]  # fmt: skip
+    assert main(argv) == 0
+    assert calls == [{"port": 9000, "cors_origins": ["https://a.example", "https://b.example"],
+                      "max_audio_seconds": 600.0, "cache_bytes": 0}]  # fmt: skip
+    monkeypatch.setenv("KOKORO_TRT_QUEUE_SIZE", "4")
+    settings = server.Settings(**calls[0])
+    assert (
+        settings.queue_size == 4
+        and settings.port == 9000
+        and settings.cors_origins == tuple(calls[0]["cors_origins"])
+    )
+
+
+def test_serve_reports_a_bad_setting_in_one_line(monkeypatch, capsys):
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: None)
+    assert main(["serve", "--workers", "0", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kokoro-trt: error: serve setting workers:") and "Traceback" not in err
