@@ -41,7 +41,8 @@ def server_model(server_graphs: Path, voices_dir: Path):
 
 
 class Wrapped:
-    """A model that delegates everything to ``inner``; subclasses change ``stream``."""
+    """A model that delegates everything to ``inner``; subclasses hook :meth:`before` into ``speak`` and
+    ``stream`` (a stream runs it on its first step, as the model's own work starts there)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -49,8 +50,16 @@ class Wrapped:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
+    def before(self, text: str) -> None:
+        """Runs before any synthesis of ``text``."""
+
+    def speak(self, text: str, **options: Any) -> Any:
+        self.before(text)
+        return self.inner.speak(text, **options)
+
     def stream(self, text: str, **options: Any) -> Iterator[Any]:
-        return self.inner.stream(text, **options)
+        self.before(text)
+        yield from self.inner.stream(text, **options)
 
 
 class GatedModel(Wrapped):
@@ -61,19 +70,17 @@ class GatedModel(Wrapped):
         self.entered = threading.Event()
         self.gate = threading.Event()
 
-    def stream(self, text: str, **options: Any) -> Iterator[Any]:
+    def before(self, text: str) -> None:
         self.entered.set()
         assert self.gate.wait(60), "test never opened the gate"
-        yield from self.inner.stream(text, **options)
 
 
 class FailingModel(Wrapped):
     """The backend 'fails' for any text containing ``boom``."""
 
-    def stream(self, text: str, **options: Any) -> Iterator[Any]:
+    def before(self, text: str) -> None:
         if "boom" in text:
             raise BackendError("simulated device failure")
-        yield from self.inner.stream(text, **options)
 
 
 @contextlib.contextmanager
