@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 
-from kokoro_trt.runtime.noise import DEFAULT_SEED
 from kokoro_trt.server import Settings, create_app
 from server_fixtures import live_server, server_graphs, server_model  # noqa: F401  (fixtures)
 
@@ -34,19 +33,10 @@ class RssSampler(threading.Thread):
             self.samples.append((self.received, rss_bytes()))
 
 
-def pregrow_noise_table(model, seconds: float) -> None:
-    """The runtime keeps one seeded noise table as long as the longest audio so far (doubling as it grows);
-    grow it first so what is measured is the server's own memory (the table is the runtime's)."""
-    noise = getattr(model, "_noise", None)
-    if noise is not None:
-        noise.get(DEFAULT_SEED, 0, int(seconds * 24000))
-
-
 def test_five_minutes_stream_uncut_in_flat_memory(server_model):  # noqa: F811
     one = server_model.speak(SENTENCE, "af_heart", max_seconds=None)
     repeats = round(300 / one.seconds)  # ~5 minutes of audio
     text = SENTENCE * repeats
-    pregrow_noise_table(server_model, 1.2 * repeats * one.seconds)
     with live_server(create_app(server_model, Settings(api_key=None))) as url:  # default settings
         body = {"input": text, "voice": "af_heart", "response_format": "pcm", "stream": True}
         sampler = RssSampler()

@@ -9,27 +9,38 @@ import numpy as np
 DEFAULT_SEED = 0
 """``seed=None`` means this seed: synthesis is always deterministic."""
 
+BLOCK = 1 << 16
+"""Noise is generated in blocks of this many samples; block ``k`` of a seed is its own Philox stream."""
+
+
+def noise_block(seed: int, index: int) -> np.ndarray:
+    """Block ``index`` of ``seed``'s noise: the same values whatever was generated before."""
+    return np.random.Generator(np.random.Philox(seed).jumped(index)).standard_normal(BLOCK, dtype=np.float32)
+
 
 class NoiseBank:
-    """Standard normal float32 noise per seed, generated once and sliced for every call.
+    """Standard normal float32 noise per seed, addressed by sample position, sliced without copies.
 
-    Philox streams are prefix-stable (the first ``n`` values never depend on how many were drawn),
-    so a table can grow without changing audio already produced for shorter inputs.
+    Each seed keeps one window of whole blocks, at least ``min_length`` samples, covering the last
+    request; a request outside it moves the window. Memory stays bounded however long a stream runs,
+    and any position's noise is the same whichever window produced it.
     """
 
     def __init__(self, min_length: int, max_seeds: int = 4) -> None:
         self._min_length = min_length
         self._max_seeds = max_seeds
-        self._tables: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._windows: OrderedDict[int, tuple[int, np.ndarray]] = (
+            OrderedDict()
+        )  # seed -> (first sample, noise)
 
     def get(self, seed: int, start: int, stop: int) -> np.ndarray:
         """Noise samples ``[start, stop)`` of ``seed`` as a [1, stop - start] view (no copy)."""
-        table = self._tables.get(seed)
-        if table is None or table.size < stop:
-            length = max(stop, self._min_length, 0 if table is None else 2 * table.size)
-            table = np.random.Generator(np.random.Philox(seed)).standard_normal(length, dtype=np.float32)
-        self._tables[seed] = table
-        self._tables.move_to_end(seed)
-        while len(self._tables) > self._max_seeds:
-            self._tables.popitem(last=False)
-        return table[start:stop].reshape(1, -1)
+        first, table = self._windows.get(seed, (0, np.empty(0, np.float32)))
+        if start < first or stop > first + table.size:
+            blocks = range(start // BLOCK, -(-max(stop, start + self._min_length) // BLOCK))
+            first, table = blocks.start * BLOCK, np.concatenate([noise_block(seed, k) for k in blocks])
+        self._windows[seed] = (first, table)
+        self._windows.move_to_end(seed)
+        while len(self._windows) > self._max_seeds:
+            self._windows.popitem(last=False)
+        return table[start - first : stop - first].reshape(1, -1)
