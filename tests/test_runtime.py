@@ -6,6 +6,7 @@ import logging
 import subprocess
 import sys
 import tracemalloc
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -106,7 +107,12 @@ def test_bad_buffers_fail_before_any_work(tiny_model, monkeypatch):
             tiny_model.synthesize(TEXT, output=bad)
 
     class DeviceBuffer:
-        __cuda_array_interface__ = {"data": (1234, False), "shape": (1000,), "typestr": "<f4", "version": 3}
+        __cuda_array_interface__: ClassVar[dict] = {
+            "data": (1234, False),
+            "shape": (1000,),
+            "typestr": "<f4",
+            "version": 3,
+        }
 
     with pytest.raises(OutputBufferError, match="cuda"):
         tiny_model.synthesize(TEXT, output=DeviceBuffer())
@@ -178,7 +184,9 @@ def test_stream_yields_the_same_audio_as_speak(tiny_model):
     streamed = np.concatenate([c.audio for c in chunks])
     assert [c.start_sample for c in chunks] == list(np.cumsum([0] + [len(c.audio) for c in chunks[:-1]]))
     buffer = np.zeros(45 * 24000, np.float32)
-    in_place = np.concatenate([c.audio for c in tiny_model.stream(LONG[:600], output=buffer, first_chunk_tokens=40)])
+    in_place = np.concatenate(
+        [c.audio for c in tiny_model.stream(LONG[:600], output=buffer, first_chunk_tokens=40)]
+    )
     assert np.array_equal(streamed, in_place)
 
 
@@ -207,3 +215,62 @@ def test_memory_does_not_grow_with_varying_lengths(tiny_model):
 def test_non_string_text_is_rejected(tiny_model):
     with pytest.raises(InvalidInputError, match="string"):
         tiny_model.synthesize(b"bytes are not text")
+
+
+def test_pause_markup_inserts_exact_silence(tiny_model):
+    before, after = tiny_model.speak("Hello there."), tiny_model.speak("How are you?")
+    speech = tiny_model.speak("Hello there. [pause:1.5s] How are you?")
+    gap = 36_000
+    lead = 600 * (
+        tiny_model.durations(tiny_model.ids(after.phonemes))[0] - 2
+    )  # a joined chunk's lead is trimmed
+    assert len(speech.audio) == len(before.audio) + gap + len(after.audio) - lead
+    assert not speech.audio[len(before.audio) : len(before.audio) + gap].any()
+    shift = (len(before.audio) + gap - lead) / 24000
+    assert [w.word for w in speech.words] == ["Hello", "there", "How", "are", "you"]
+    assert speech.words[2].start == pytest.approx(after.words[0].start + shift)
+    short = tiny_model.synthesize("Hello there. [pause:500ms] How are you?")
+    assert len(short) == len(speech.audio) - 24_000
+
+
+def test_pause_markup_in_stream(tiny_model):
+    chunks = list(tiny_model.stream("Hello there. [pause:1s] How are you?"))
+    silent = [c for c in chunks if not c.text]
+    assert len(silent) == 1 and len(silent[0].audio) == 24_000 and not silent[0].audio.any()
+    assert chunks[-1].words[0].start >= (silent[0].start_sample + 24_000) / 24000
+
+
+@pytest.mark.parametrize("bad", ["[pause:-1s]", "[pause:11s]", "[pause:soon]"])
+def test_bad_pause_is_rejected(tiny_model, bad):
+    with pytest.raises(InvalidInputError, match="pause"):
+        tiny_model.synthesize(f"Hello {bad} there.")
+
+
+def test_lexicon_applies_to_one_call_only(tiny_model):
+    import threading
+
+    text = "Kokoro speaks softly."
+    plain = tiny_model.speak(text).phonemes
+    other, other_plain = "Kokoro sings loudly.", tiny_model.speak("Kokoro sings loudly.").phonemes
+    seen: list[str] = []
+    worker = threading.Thread(target=lambda: seen.extend(tiny_model.speak(other).phonemes for _ in range(3)))
+    worker.start()
+    with_entry = tiny_model.speak(text, lexicon={"Kokoro": "kˈOkəɹO"}).phonemes
+    worker.join()
+    assert with_entry.replace("kˈOkəɹO", tiny_model.phonemize("Kokoro")) == plain != with_entry
+    assert tiny_model.speak(text).phonemes == plain
+    assert seen == [other_plain] * 3
+    with pytest.raises(InvalidInputError, match="'Kokoro'"):
+        tiny_model.speak(text, lexicon={"Kokoro": "k☃"})
+
+
+def test_normalization_options_apply_to_one_call_only(tiny_model):
+    from kokoro_trt.text import NormalizationOptions
+
+    text = "Visit example.com today."
+    plain = tiny_model.speak(text).phonemes
+    off = tiny_model.speak(text, normalization=NormalizationOptions(url_normalization=False)).phonemes
+    assert off != plain and "dˈɑt" not in off and "dˈɑt" in plain
+    assert tiny_model.speak(text).phonemes == plain
+    with pytest.raises(InvalidInputError, match="NormalizationOptions"):
+        tiny_model.speak(text, normalization={"url_normalization": False})

@@ -53,6 +53,7 @@ def test_override_keeps_phonemes_and_skips_normalisation() -> None:
     (override,) = norm.overrides
     assert norm.text[override.start : override.end] == "2nd"
     assert override.phonemes == "sˈɛkənd"
+    assert [w.original for w in norm.words] == ["Say", "2nd", "twice"]  # the written word, not the markup
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t "])

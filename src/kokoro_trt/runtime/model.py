@@ -54,6 +54,11 @@ DEFAULT_MAX_SECONDS = 45.0
 """The Vortex contract: no more than 45 s of audio per call."""
 
 ReturnTensors = Literal["np", "pt"]
+
+_JOIN_LEAD_FRAMES = 2
+"""Leading-silence frames kept on a chunk that follows other audio. The model opens every chunk with
+~0.45 s of silence (its start token), which between chunks would stretch the pause the previous chunk
+already ends with; after a ``[pause:…]`` it would make the pause longer than asked."""
 T = TypeVar("T")
 
 _CANCELLED: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("cancelled", default=None)
@@ -449,7 +454,7 @@ class KokoroModel:
             plan = (
                 _Silence(round(item.seconds * SAMPLE_RATE))
                 if isinstance(item, Pause)
-                else self._durations(item, request)
+                else self._durations(item, request, follows=used > 0)
             )
             room = None if request.max_samples is None else request.max_samples - used
             if room is not None and self._samples(plan) > room:
@@ -459,7 +464,7 @@ class KokoroModel:
                     request.script_words,
                 )
                 fitted = (
-                    self._fit(plan, room // self.samples_per_frame, request)
+                    self._fit(plan, room // self.samples_per_frame, request, follows=used > 0)
                     if isinstance(plan, _Planned)
                     else None
                 )
@@ -472,12 +477,16 @@ class KokoroModel:
     def _samples(self, plan: _PlannedItem) -> int:
         return plan.samples if isinstance(plan, _Silence) else plan.frames * self.samples_per_frame
 
-    def _durations(self, chunk: Chunk, request: _Request) -> _Planned:
+    def _durations(self, chunk: Chunk, request: _Request, follows: bool) -> _Planned:
+        """Frames per token; a chunk that ``follows`` other audio keeps only a short leading silence."""
         style = self.voices.style(request.voice, len(chunk.token_ids))
         features = self.backend.durations(_model_ids(chunk.token_ids), style, request.prosody.speed)
+        if follows and features.durations[0] > _JOIN_LEAD_FRAMES:
+            features.durations = features.durations.copy()
+            features.durations[0] = _JOIN_LEAD_FRAMES
         return _Planned(chunk, style, features)
 
-    def _fit(self, plan: _Planned, room: int, request: _Request) -> _Planned | None:
+    def _fit(self, plan: _Planned, room: int, request: _Request, follows: bool) -> _Planned | None:
         """The longest prefix of ``plan`` ending at a sentence end that fits in ``room`` frames."""
         frames_through = np.cumsum(plan.features.durations)  # model token k = phoneme k - 1
         phonemes = plan.chunk.phonemes
@@ -485,7 +494,7 @@ class KokoroModel:
         for cut in reversed(cuts):
             if frames_through[cut] > room:
                 continue
-            fitted = self._durations(_prefix(plan.chunk, cut), request)
+            fitted = self._durations(_prefix(plan.chunk, cut), request, follows)
             if fitted.frames <= room:
                 return dataclasses.replace(fitted, cut=True)
         return None

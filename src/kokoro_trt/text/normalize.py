@@ -190,8 +190,10 @@ def assemble(
             out.add(spoken, [end - 1] * len(spoken))
             continue
         core = spoken.rstrip(".")
-        phonemes = m.group(2) if rule.name == "override" else None
-        out.add_word(cleaned.original_span(start, end), core, end - 1, phonemes)
+        if rule.name == "override":  # the written word is the displayed one, not the markup
+            out.add_word(m.group(1), core, end - 1, m.group(2))
+        else:
+            out.add_word(cleaned.original_span(start, end), core, end - 1)
         out.add(spoken[len(core) :], [end - 1] * (len(spoken) - len(core)))
     return out.result(cleaned)
 

@@ -1,0 +1,59 @@
+"""stream() chunks like speak() except for a short first piece: boundaries, overrides, written words, length."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kokoro_trt.text.punctuation import CLAUSE_END, CLOSERS, SENTENCE_END
+
+PASSAGE = (
+    "Good morning, everyone. The library opens at 3:30 PM, and [Kokoro](/kˈOkəɹO/) reads aloud to the "
+    "children in the main hall. After that, the staff close the doors, count the books and tidy the "
+    "shelves. Everyone goes home happy, tired and ready for another day."
+)
+
+
+def _ends_at_a_break(text: str) -> bool:
+    core = text.rstrip().rstrip(CLOSERS)
+    return bool(core) and core[-1] in SENTENCE_END | CLAUSE_END
+
+
+def test_only_the_first_piece_is_short_and_every_cut_is_a_clause_or_sentence(tiny_model):
+    chunks = list(tiny_model.stream(PASSAGE, first_chunk_tokens=30))
+    assert len(chunks) == 2, [c.text for c in chunks]  # the head, then the rest of the first chunk
+    assert len(chunks[0].phonemes) <= 30 < len(chunks[1].phonemes)
+    assert all(_ends_at_a_break(c.text) for c in chunks), [c.text for c in chunks]
+
+
+def test_overrides_and_written_words_are_the_same_as_speak(tiny_model):
+    speech = tiny_model.speak(PASSAGE)
+    chunks = list(tiny_model.stream(PASSAGE))
+    assert " ".join(c.phonemes for c in chunks) == speech.phonemes
+    assert "kˈOkəɹO" in speech.phonemes
+    streamed = [w for c in chunks for w in c.words]
+    assert [w.word for w in streamed] == [w.word for w in speech.words]
+    assert "3:30 PM" in [w.word for w in streamed] and "Kokoro" in [w.word for w in streamed]
+    for c in chunks:  # times count from the start of the stream
+        start, end = c.start_sample / 24000, (c.start_sample + len(c.audio)) / 24000
+        assert all(start <= w.start <= w.end <= end + 1e-9 for w in c.words)
+
+
+def test_later_chunks_are_speaks_chunks(tiny_model):
+    long = " ".join([PASSAGE] * 4)  # several 510-phoneme chunks
+    speech = tiny_model.speak(long, max_seconds=None)
+    chunks = list(tiny_model.stream(long, max_seconds=None))
+    assert len(chunks) >= 3
+    first_speak_chunk = chunks[0].phonemes + " " + chunks[1].phonemes
+    assert speech.phonemes.startswith(first_speak_chunk)
+    later = [c.phonemes for c in chunks[2:]]
+    assert " ".join(later) == speech.phonemes[len(first_speak_chunk) + 1 :]
+    assert all(_ends_at_a_break(c.text) for c in chunks)
+
+
+@pytest.mark.slow
+def test_streamed_audio_is_as_long_as_speak(real_model):
+    passage = PASSAGE.replace("[Kokoro](/kˈOkəɹO/)", "Kokoro") + " The next morning, it all starts again."
+    whole = real_model.synthesize(passage, "af_sky")
+    streamed = np.concatenate([c.audio for c in real_model.stream(passage, "af_sky")])
+    assert abs(len(streamed) - len(whole)) / len(whole) < 0.03, (len(streamed), len(whole))
