@@ -27,6 +27,7 @@ from ..text import (
     TextFrontend,
     WordTimestamp,
     check_lexicon,
+    join_chunks,
     split_pauses,
     word_timestamps,
 )
@@ -109,10 +110,21 @@ class _Planned:
     features: TextFeatures
     cut: bool = False
     """Whether this is only a prefix of its chunk (cut to fit ``max_seconds``)."""
+    first_frame: int = 0
+    stop_frame: int | None = None
+    """The frames of ``features`` this part renders (a streamed head, or the rest after it)."""
+    first_token: int = 0
+    """Where ``chunk``'s tokens start among the tokens ``features`` were computed for."""
 
     @property
     def frames(self) -> int:
-        return int(self.features.durations.sum())
+        stop = int(self.features.durations.sum()) if self.stop_frame is None else self.stop_frame
+        return stop - self.first_frame
+
+    def frame_index(self) -> np.ndarray:
+        """Each rendered frame's model token."""
+        durations = self.features.durations
+        return np.repeat(np.arange(durations.shape[0]), durations)[self.first_frame : self.stop_frame]
 
 
 @dataclass(frozen=True)
@@ -448,14 +460,19 @@ class KokoroModel:
         return items
 
     def _plan(self, items: list[_Item], request: _Request) -> Iterator[_PlannedItem]:
-        """Durations chunk by chunk, stopping at the sentence or pause that would pass ``max_samples``."""
+        """Durations chunk by chunk, stopping at the sentence or pause that would pass ``max_samples``.
+        A streamed head and the rest that ``continues`` it share one duration pass, as in :meth:`speak`."""
         used = 0
-        for item in items:
-            plan = (
-                _Silence(round(item.seconds * SAMPLE_RATE))
-                if isinstance(item, Pause)
-                else self._durations(item, request, follows=used > 0)
-            )
+        for k, item in enumerate(items):
+            if isinstance(item, Chunk) and item.continues:
+                continue  # planned with its head
+            after = items[k + 1] if k + 1 < len(items) else None
+            rest = after if isinstance(after, Chunk) and after.continues else None
+            if isinstance(item, Pause):
+                plan: _PlannedItem = _Silence(round(item.seconds * SAMPLE_RATE))
+            else:
+                whole = item if rest is None else join_chunks(item, rest, self.frontend.vocab)
+                plan = self._durations(whole, request, follows=used > 0)
             room = None if request.max_samples is None else request.max_samples - used
             if room is not None and self._samples(plan) > room:
                 logger.warning(
@@ -472,7 +489,10 @@ class KokoroModel:
                     yield fitted
                 return
             used += self._samples(plan)
-            yield plan
+            if rest is None or not isinstance(plan, _Planned):
+                yield plan
+            else:
+                yield from _split_head(plan, item, rest)
 
     def _samples(self, plan: _PlannedItem) -> int:
         return plan.samples if isinstance(plan, _Silence) else plan.frames * self.samples_per_frame
@@ -523,7 +543,7 @@ class KokoroModel:
     ) -> None:
         """Prosody, pitch/energy edits, then decode into ``target`` at ``offset``; the noise is read
         at ``noise_offset`` (default ``offset``), its position in the whole utterance."""
-        frame_index = np.repeat(np.arange(plan.features.durations.shape[0]), plan.features.durations)
+        frame_index = plan.frame_index()
         f0, n = self.backend.prosody(plan.features, frame_index, plan.style)
         prosody = request.prosody
         if prosody.pitch_shift != 0 or prosody.pitch_range != 1:
@@ -539,12 +559,16 @@ class KokoroModel:
         """The item's words, timed from the start of the whole audio (``offset`` samples in)."""
         if isinstance(plan, _Silence):
             return []
+        durations = plan.features.durations
         words = word_timestamps(
-            plan.chunk.words, plan.features.durations, self.samples_per_frame, SAMPLE_RATE
+            plan.chunk.words,
+            durations,
+            self.samples_per_frame,
+            SAMPLE_RATE,
+            offset_tokens=1 + plan.first_token,
         )
-        return [
-            WordTimestamp(w.word, w.start + offset / SAMPLE_RATE, w.end + offset / SAMPLE_RATE) for w in words
-        ]
+        shift = (offset - plan.first_frame * self.samples_per_frame) / SAMPLE_RATE
+        return [WordTimestamp(w.word, w.start + shift, w.end + shift) for w in words]
 
 
 def _options(normalization: NormalizationOptions | None) -> NormalizationOptions | None:
@@ -570,6 +594,15 @@ async def _off_loop(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         cancelled.set()
         future.add_done_callback(lambda f: f.cancelled() or f.exception())  # _Cancelled is expected
         raise
+
+
+def _split_head(plan: _Planned, head: Chunk, rest: Chunk) -> tuple[_Planned, _Planned]:
+    """The joined ``plan`` as two parts: ``head`` (boundary token and its phonemes), then ``rest``."""
+    cut = int(plan.features.durations[: len(head.phonemes) + 1].sum())
+    return (
+        dataclasses.replace(plan, chunk=head, stop_frame=cut),
+        dataclasses.replace(plan, chunk=rest, first_frame=cut, first_token=len(head.phonemes) + 1),
+    )
 
 
 def _write_silence(target: OutputTarget, offset: int, samples: int) -> None:

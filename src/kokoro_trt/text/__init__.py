@@ -1,6 +1,6 @@
 """English text front-end: normalisation, G2P, chunking, phoneme input and word timestamps."""
 
-from .chunking import Chunk, Word
+from .chunking import Chunk, Word, join_chunks
 from .frontend import TextFrontend
 from .lexicon import check_lexicon, load_lexicon
 from .normalize import NormalizedText, PhonemeOverride, WordSpan
@@ -21,6 +21,7 @@ __all__ = [
     "WordSpan",
     "WordTimestamp",
     "check_lexicon",
+    "join_chunks",
     "load_lexicon",
     "phonemes_to_ids",
     "split_pauses",

@@ -32,12 +32,30 @@ class Word:
 
 @dataclass(frozen=True)
 class Chunk:
-    """One model call: normalised text (with trailing whitespace), phonemes, token ids and words."""
+    """One model call: normalised text (with trailing whitespace), phonemes, token ids and words.
+
+    ``continues``: this chunk is the rest of the one before, split off only to stream that one's head
+    early; :func:`join_chunks` gives back the chunk the model should read."""
 
     text: str
     phonemes: str
     token_ids: list[int]
     words: list[Word]
+    continues: bool = False
+
+
+def join_chunks(head: Chunk, rest: Chunk, vocab: Mapping[str, int]) -> Chunk:
+    """``head`` and the ``rest`` that continues it as one chunk, a space between them."""
+    shift = len(head.phonemes) + 1
+    return Chunk(
+        text=head.text + rest.text,
+        phonemes=f"{head.phonemes} {rest.phonemes}",
+        token_ids=[*head.token_ids, vocab[" "], *rest.token_ids],
+        words=[
+            *head.words,
+            *(Word(w.text, w.spoken, w.start_token + shift, w.end_token + shift) for w in rest.words),
+        ],
+    )
 
 
 def _break_priority(piece_text: str) -> int:
@@ -146,14 +164,17 @@ def make_chunks(
 ) -> list[Chunk]:
     """Split pieces covering ``text`` into chunks of at most ``max_tokens`` phonemes each; with
     ``head_tokens``, the first chunk's head (up to that many phonemes, cut at the best break) becomes
-    a chunk of its own and the rest of that first chunk another."""
+    a chunk of its own and the rest of that first chunk another, marked ``continues``."""
     pieces = [part for p in pieces for part in _split_long(p, max_tokens)]
     groups = _merge_silent(_group(text, pieces, words, max_tokens))
+    head_split = False
     if head_tokens is not None and len("".join(p.phonemes for p in groups[0]).strip()) > head_tokens:
         head = _group(text, groups[0], words, head_tokens)[0]
-        groups[:1] = _merge_silent([head, groups[0][len(head) :]])
+        parts = _merge_silent([head, groups[0][len(head) :]])
+        groups[:1] = parts
+        head_split = len(parts) == 2
     chunks = []
-    for group in groups:
+    for k, group in enumerate(groups):
         raw = "".join(p.phonemes for p in group)
         phonemes = raw.strip()
         lead = len(raw) - len(raw.lstrip())
@@ -163,6 +184,7 @@ def make_chunks(
                 phonemes=phonemes,
                 token_ids=phonemes_to_ids(phonemes, vocab),
                 words=_words(group, words, lead, len(phonemes)),
+                continues=k == 1 and head_split,
             )
         )
     return chunks
