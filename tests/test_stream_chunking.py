@@ -34,9 +34,12 @@ def test_overrides_and_written_words_are_the_same_as_speak(tiny_model):
     streamed = [w for c in chunks for w in c.words]
     assert [w.word for w in streamed] == [w.word for w in speech.words]
     assert "3:30 PM" in [w.word for w in streamed] and "Kokoro" in [w.word for w in streamed]
-    # the head and the rest share speak's duration pass: same timings, same length
-    assert np.allclose([(w.start, w.end) for w in streamed], [(w.start, w.end) for w in speech.words])
-    assert sum(len(c.audio) for c in chunks) == len(speech.audio)
+    # the rest is timed by speak's duration pass; the head by a short pass of its own (fast first audio)
+    times = np.array([(w.start, w.end) for w in streamed]) - np.array(
+        [(w.start, w.end) for w in speech.words]
+    )
+    assert np.abs(times).max() <= 0.25
+    assert abs(sum(len(c.audio) for c in chunks) - len(speech.audio)) <= 0.03 * len(speech.audio)
     for c in chunks:  # times count from the start of the stream
         start, end = c.start_sample / 24000, (c.start_sample + len(c.audio)) / 24000
         assert all(start <= w.start <= w.end <= end + 1e-9 for w in c.words)

@@ -60,6 +60,8 @@ _JOIN_LEAD_FRAMES = 2
 """Leading-silence frames kept on a chunk that follows other audio. The model opens every chunk with
 ~0.45 s of silence (its start token), which between chunks would stretch the pause the previous chunk
 already ends with; after a ``[pause:…]`` it would make the pause longer than asked."""
+_LOOKAHEAD_TOKENS = 40
+"""How far past a streamed head its own duration pass reads (phonemes, cut at a word end)."""
 T = TypeVar("T")
 
 _CANCELLED: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("cancelled", default=None)
@@ -460,46 +462,74 @@ class KokoroModel:
         return items
 
     def _plan(self, items: list[_Item], request: _Request) -> Iterator[_PlannedItem]:
-        """Durations chunk by chunk, stopping at the sentence or pause that would pass ``max_samples``.
-        A streamed head and the rest that ``continues`` it share one duration pass, as in :meth:`speak`."""
+        """Durations item by item, stopping at the sentence or pause that would pass ``max_samples``."""
         used = 0
         for k, item in enumerate(items):
             if isinstance(item, Chunk) and item.continues:
-                continue  # planned with its head
+                continue  # planned right after its head
             after = items[k + 1] if k + 1 < len(items) else None
             rest = after if isinstance(after, Chunk) and after.continues else None
-            if isinstance(item, Pause):
-                plan: _PlannedItem = _Silence(round(item.seconds * SAMPLE_RATE))
-            else:
-                whole = item if rest is None else join_chunks(item, rest, self.frontend.vocab)
-                plan = self._durations(whole, request, follows=used > 0)
-            room = None if request.max_samples is None else request.max_samples - used
-            if room is not None and self._samples(plan) > room:
-                logger.warning(
-                    "Script truncated to fit %gs duration (original: %d words)",
-                    request.max_samples / SAMPLE_RATE,
-                    request.script_words,
-                )
-                fitted = (
-                    self._fit(plan, room // self.samples_per_frame, request, follows=used > 0)
-                    if isinstance(plan, _Planned)
-                    else None
-                )
-                if fitted is not None:
-                    yield fitted
-                return
-            used += self._samples(plan)
-            if rest is None or not isinstance(plan, _Planned):
+            for plan in self._parts(item, rest, request, follows=used > 0):
+                room = None if request.max_samples is None else request.max_samples - used
+                if room is not None and self._samples(plan) > room:
+                    logger.warning(
+                        "Script truncated to fit %gs duration (original: %d words)",
+                        request.max_samples / SAMPLE_RATE,
+                        request.script_words,
+                    )
+                    fitted = (
+                        self._fit(plan, room // self.samples_per_frame, request, follows=used > 0)
+                        if isinstance(plan, _Planned)
+                        else None
+                    )
+                    if fitted is not None:
+                        yield fitted
+                    return
+                used += self._samples(plan)
                 yield plan
-            else:
-                yield from _split_head(plan, item, rest)
+
+    def _parts(
+        self, item: _Item, rest: Chunk | None, request: _Request, follows: bool
+    ) -> Iterator[_PlannedItem]:
+        """One item's audio plans, computed as they are needed: a pause, a chunk, or a streamed head
+        and then the ``rest`` of its chunk.
+
+        The head's durations come from a short pass over the head and a few words after it (fast first
+        audio; the words after it keep the head from ending as if the text ended there), with the whole
+        chunk's style. The rest is rendered from a pass over head and rest together, from where the
+        head ends, so its durations are those of the whole chunk, as in :meth:`speak`.
+        """
+        if isinstance(item, Pause):
+            yield _Silence(round(item.seconds * SAMPLE_RATE))
+            return
+        if rest is None:
+            yield self._durations(item, request, follows)
+            return
+        vocab = self.frontend.vocab
+        joined = join_chunks(item, rest, vocab)
+        head_tokens = len(item.phonemes) + 1  # the boundary token and the head's phonemes
+        lookahead = join_chunks(item, _prefix(rest, _word_end(rest, _LOOKAHEAD_TOKENS)), vocab)
+        ahead = self._durations(lookahead, request, follows, style_tokens=len(joined.token_ids))
+        yield dataclasses.replace(
+            ahead, chunk=item, stop_frame=int(ahead.features.durations[:head_tokens].sum())
+        )
+        whole = self._durations(joined, request, follows)
+        yield dataclasses.replace(
+            whole,
+            chunk=rest,
+            first_frame=int(whole.features.durations[:head_tokens].sum()),
+            first_token=head_tokens,
+        )
 
     def _samples(self, plan: _PlannedItem) -> int:
         return plan.samples if isinstance(plan, _Silence) else plan.frames * self.samples_per_frame
 
-    def _durations(self, chunk: Chunk, request: _Request, follows: bool) -> _Planned:
-        """Frames per token; a chunk that ``follows`` other audio keeps only a short leading silence."""
-        style = self.voices.style(request.voice, len(chunk.token_ids))
+    def _durations(
+        self, chunk: Chunk, request: _Request, follows: bool, style_tokens: int | None = None
+    ) -> _Planned:
+        """Frames per token; a chunk that ``follows`` other audio keeps only a short leading silence.
+        The style is the voice's row for ``style_tokens`` tokens (default: the chunk's own)."""
+        style = self.voices.style(request.voice, style_tokens or len(chunk.token_ids))
         features = self.backend.durations(_model_ids(chunk.token_ids), style, request.prosody.speed)
         if follows and features.durations[0] > _JOIN_LEAD_FRAMES:
             features.durations = features.durations.copy()
@@ -507,13 +537,19 @@ class KokoroModel:
         return _Planned(chunk, style, features)
 
     def _fit(self, plan: _Planned, room: int, request: _Request, follows: bool) -> _Planned | None:
-        """The longest prefix of ``plan`` ending at a sentence end that fits in ``room`` frames."""
-        frames_through = np.cumsum(plan.features.durations)  # model token k = phoneme k - 1
+        """The longest prefix of ``plan`` ending at a sentence end that fits in ``room`` frames.
+
+        A whole chunk's prefix gets a duration pass of its own (so it ends as text ends); the rest of a
+        streamed chunk is cut at the sentence end within its pass."""
+        frames_through = np.cumsum(plan.features.durations)  # model token first_token + k = phoneme k - 1
         phonemes = plan.chunk.phonemes
         cuts = [k + 1 for k, symbol in enumerate(phonemes) if symbol in SENTENCE_END]
         for cut in reversed(cuts):
-            if frames_through[cut] > room:
+            end = int(frames_through[plan.first_token + cut])
+            if end - plan.first_frame > room:
                 continue
+            if plan.first_token:
+                return dataclasses.replace(plan, chunk=_prefix(plan.chunk, cut), stop_frame=end, cut=True)
             fitted = self._durations(_prefix(plan.chunk, cut), request, follows)
             if fitted.frames <= room:
                 return dataclasses.replace(fitted, cut=True)
@@ -596,15 +632,6 @@ async def _off_loop(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise
 
 
-def _split_head(plan: _Planned, head: Chunk, rest: Chunk) -> tuple[_Planned, _Planned]:
-    """The joined ``plan`` as two parts: ``head`` (boundary token and its phonemes), then ``rest``."""
-    cut = int(plan.features.durations[: len(head.phonemes) + 1].sum())
-    return (
-        dataclasses.replace(plan, chunk=head, stop_frame=cut),
-        dataclasses.replace(plan, chunk=rest, first_frame=cut, first_token=len(head.phonemes) + 1),
-    )
-
-
 def _write_silence(target: OutputTarget, offset: int, samples: int) -> None:
     if target.device == "cpu":
         target.host_view(offset, offset + samples)[:] = 0
@@ -625,6 +652,13 @@ def _allocate(samples: int, return_tensors: ReturnTensors) -> Any:
     if return_tensors != "np":
         raise InvalidInputError(f"return_tensors must be 'np' or 'pt', got {return_tensors!r}")
     return np.empty(samples, dtype=np.float32)
+
+
+def _word_end(chunk: Chunk, limit: int) -> int:
+    """The last word end at or before phoneme ``limit`` of ``chunk`` (the whole chunk if it is shorter)."""
+    if len(chunk.phonemes) <= limit:
+        return len(chunk.phonemes)
+    return max((w.end_token for w in chunk.words if w.end_token <= limit), default=limit)
 
 
 def _prefix(chunk: Chunk, cut: int) -> Chunk:
