@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -64,7 +66,7 @@ def test_streamed_chunks_join_without_clicks_and_stay_intelligible(real_model, a
     audio = np.concatenate([c.audio for c in chunks])
     speech_level = np.percentile(np.abs(audio), 99)
     steps = np.abs(np.diff(audio))
-    for previous, chunk in zip(chunks, chunks[1:]):
+    for previous, chunk in itertools.pairwise(chunks):
         around = slice(chunk.start_sample - 240, chunk.start_sample + 240)  # ±10 ms
         assert steps[around].max() <= np.percentile(steps, 99.9), chunk.text  # no click
         if previous.text.rstrip()[-1:] in ".!?":

@@ -274,3 +274,13 @@ def test_normalization_options_apply_to_one_call_only(tiny_model):
     assert tiny_model.speak(text).phonemes == plain
     with pytest.raises(InvalidInputError, match="NormalizationOptions"):
         tiny_model.speak(text, normalization={"url_normalization": False})
+
+
+def test_lang_picks_the_english_front_end_for_one_call(tiny_model):
+    american = tiny_model.phonemize("Water the tomatoes.")
+    british = tiny_model.phonemize("Water the tomatoes.", lang="en-gb")
+    assert american != british and "ɹ" in american  # rhotic American, non-rhotic British
+    assert tiny_model.speak("Water.", lang="en-gb").phonemes != tiny_model.speak("Water.").phonemes
+    assert tiny_model.phonemize("Water the tomatoes.") == american  # the model's own is unchanged
+    with pytest.raises(InvalidInputError, match="unsupported language"):
+        tiny_model.speak("Water.", lang="fr-fr")

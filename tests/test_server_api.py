@@ -140,6 +140,8 @@ def test_captioned_speech_whole_and_streamed(client, server_model):  # noqa: F81
     assert [w["word"] for w in words] == [w.word for w in speech.words] and "40–60°C" in [
         w["word"] for w in words
     ]
+    spoken = {w["word"]: w["spoken"] for w in words}  # the written word next to what was said for it
+    assert spoken["40–60°C"] == "forty to sixty degrees Celsius", spoken
     assert all(a["end_time"] <= b["start_time"] + 1e-6 for a, b in itertools.pairwise(words))
     assert 0 < words[-1]["end_time"] <= len(audio) / rate + 1e-3
 
@@ -160,8 +162,11 @@ def test_captioned_speech_whole_and_streamed(client, server_model):  # noqa: F81
 def test_lang_code_english_variants(client):
     baseline = pcm(client).content
     assert pcm(client, lang_code="a").content == baseline == pcm(client, lang_code="EN-US").content
-    british = client.post("/v1/audio/speech", json={"input": TEXT, "lang_code": "en-gb"})
-    assert british.status_code == 400 and british.json()["error"]["param"] == "lang_code"
+    british = pcm(client, lang_code="b").content  # the British front-end, for this request only
+    assert british != baseline and pcm(client, lang_code="en-gb").content == british
+    assert pcm(client).content == baseline
+    japanese = client.post("/v1/audio/speech", json={"input": TEXT, "lang_code": "j"})
+    assert japanese.status_code == 400 and japanese.json()["error"]["param"] == "lang_code"
 
 
 def test_volume_multiplier_is_gain_then_clip(client):

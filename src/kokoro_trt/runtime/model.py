@@ -149,6 +149,7 @@ class _Request:
     script_words: int
     lexicon: Mapping[str, str] | None
     normalization: NormalizationOptions | None
+    lang: str
 
 
 class KokoroModel:
@@ -169,6 +170,7 @@ class KokoroModel:
         self.backend = backend
         self.config = config
         self.frontend = frontend
+        self._frontends = {frontend.lang: frontend}
         self.voices = voices
         self.characters = characters if characters is not None else load_characters()
         self.emotions = emotions if emotions is not None else load_emotions()
@@ -187,10 +189,18 @@ class KokoroModel:
         text: str,
         lexicon: Mapping[str, str] | None = None,
         normalization: NormalizationOptions | None = None,
+        lang: str | None = None,
     ) -> str:
-        """Text → phoneme string (normalised, offline G2P); ``lexicon`` and ``normalization`` as in :meth:`speak`."""
+        """Text → phoneme string (normalised, offline G2P); the options as in :meth:`speak`."""
         lexicon = None if lexicon is None else check_lexicon(lexicon, self.frontend.vocab)
-        return self.frontend.phonemize(text, lexicon, _options(normalization))
+        return self._frontend(lang).phonemize(text, lexicon, _options(normalization))
+
+    def _frontend(self, lang: str | None) -> TextFrontend:
+        """The front-end for ``lang`` (``en-us`` or ``en-gb``; ``None``: the model's own), loaded once."""
+        lang = lang or self.frontend.lang
+        if lang not in self._frontends:
+            self._frontends[lang] = TextFrontend(self.frontend.vocab, lang=lang).load()
+        return self._frontends[lang]
 
     def ids(self, phonemes: str) -> list[int]:
         """Phonemes → token ids, without the boundary tokens."""
@@ -243,6 +253,7 @@ class KokoroModel:
         phonemes: bool = False,
         lexicon: Mapping[str, str] | None = None,
         normalization: NormalizationOptions | None = None,
+        lang: str | None = None,
     ) -> Speech:
         """Synthesize ``text`` (or a phoneme string when ``phonemes=True``) with word timestamps.
 
@@ -255,6 +266,8 @@ class KokoroModel:
         ``lexicon`` (word → phonemes, matched as written, then lower-cased) applies to this call only;
         inline ``[word](/phonemes/)`` wins over it. ``normalization`` switches parts of the normaliser
         off for this call (:class:`~kokoro_trt.text.NormalizationOptions`; ``None``: all of it runs).
+        ``lang`` (``"en-us"`` or ``"en-gb"``) picks the English front-end for this call (the other one
+        is loaded on first use; ``None``: the model's own).
         """
         target = self._output_target(output)
         request = self._request(
@@ -269,6 +282,7 @@ class KokoroModel:
             max_seconds,
             lexicon,
             normalization,
+            lang,
         )
         items = self._items(text, phonemes, request)
         cancelled = _CANCELLED.get()
@@ -310,6 +324,7 @@ class KokoroModel:
         phonemes: bool = False,
         lexicon: Mapping[str, str] | None = None,
         normalization: NormalizationOptions | None = None,
+        lang: str | None = None,
         first_chunk_tokens: int | None = 30,
     ) -> Iterator[AudioChunk]:
         """Yield audio chunk by chunk, each as soon as it is ready; the options are :meth:`speak`'s.
@@ -336,6 +351,7 @@ class KokoroModel:
             max_seconds,
             lexicon,
             normalization,
+            lang,
         )
         items = self._items(text, phonemes, request, first_chunk_tokens)
         offset = 0
@@ -415,6 +431,7 @@ class KokoroModel:
         max_seconds,
         lexicon,
         normalization,
+        lang,
     ) -> _Request:
         """Validate every argument (before any model work) and resolve voice and prosody."""
         if not isinstance(text, str):
@@ -437,8 +454,16 @@ class KokoroModel:
         max_samples = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
         seed = DEFAULT_SEED if seed is None else int(seed)
         lexicon = None if lexicon is None else check_lexicon(lexicon, self.frontend.vocab)
+        frontend = self._frontend(lang)  # an unknown language: fail before any work
         return _Request(
-            voice, prosody, seed, max_samples, len(text.split()), lexicon, _options(normalization)
+            voice,
+            prosody,
+            seed,
+            max_samples,
+            len(text.split()),
+            lexicon,
+            _options(normalization),
+            frontend.lang,
         )
 
     def _items(
@@ -452,9 +477,9 @@ class KokoroModel:
                 continue
             head = None if any(isinstance(i, Chunk) for i in items) else head_tokens
             if phonemes:
-                items += self.frontend.chunks_from_phonemes(part, head_tokens=head)
+                items += self._frontend(request.lang).chunks_from_phonemes(part, head_tokens=head)
             else:
-                items += self.frontend.chunks(
+                items += self._frontend(request.lang).chunks(
                     part, head_tokens=head, lexicon=request.lexicon, normalization=request.normalization
                 )
         if not any(isinstance(i, Chunk) for i in items):
@@ -604,7 +629,7 @@ class KokoroModel:
             offset_tokens=1 + plan.first_token,
         )
         shift = (offset - plan.first_frame * self.samples_per_frame) / SAMPLE_RATE
-        return [WordTimestamp(w.word, w.start + shift, w.end + shift) for w in words]
+        return [dataclasses.replace(w, start=w.start + shift, end=w.end + shift) for w in words]
 
 
 def _options(normalization: NormalizationOptions | None) -> NormalizationOptions | None:

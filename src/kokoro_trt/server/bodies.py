@@ -19,8 +19,12 @@ FRAME_SAMPLES = 600
 
 
 def timestamps(words: Iterable[WordTimestamp]) -> list[dict[str, Any]]:
-    """Word timings as Kokoro-FastAPI sends them: the written word, start and end in seconds."""
-    return [{"word": w.word, "start_time": round(w.start, 3), "end_time": round(w.end, 3)} for w in words]
+    """Word timings as Kokoro-FastAPI sends them (the written word, start and end in seconds), and what
+    was spoken for the word."""
+    return [
+        {"word": w.word, "start_time": round(w.start, 3), "end_time": round(w.end, 3), "spoken": w.spoken}
+        for w in words
+    ]
 
 
 def outcome_headers(prepared: Prepared, outcome: Outcome) -> dict[str, str]:

@@ -46,6 +46,7 @@ class Job:
     max_seconds: float | None
     lexicon: tuple[tuple[str, str], ...] = ()
     normalization: tuple[tuple[str, bool], ...] = ()
+    lang: str | None = None
 
     def kwargs(self, base_lexicon: Mapping[str, str]) -> dict[str, Any]:
         """Keyword arguments for ``model.speak`` / ``model.stream`` (after the text)."""
@@ -64,6 +65,8 @@ class Job:
             kwargs["lexicon"] = {**base_lexicon, **dict(self.lexicon)}
         if self.normalization:
             kwargs["normalization"] = NormalizationOptions(**dict(self.normalization))
+        if self.lang:
+            kwargs["lang"] = self.lang
         return kwargs
 
     @property
@@ -84,14 +87,14 @@ class Prepared:
 def prepare(text: str, options: SpeechOptions, model: Any, settings: Settings) -> Prepared:
     """Validate ``text`` and ``options`` against ``model``; a 400 :class:`ApiError` names the bad field."""
     _check_text(text, settings.max_input_chars)
-    _check_lang(options.lang_code, model)
+    lang = _lang(options.lang_code)
     headers: dict[str, str] = {}
     emotion = _emotion(options, model, headers)
     speed = _speed(options.speed, headers)
     voice = resolve_voice(model, options.voice)
     job = Job(
         text, voice, speed, emotion, options.seed, options.pitch, options.pitch_range, options.energy,
-        settings.max_audio_seconds, _lexicon(options.lexicon, model), _normalization(options),
+        settings.max_audio_seconds, _lexicon(options.lexicon, model), _normalization(options), lang,
     )  # fmt: skip
     return Prepared(job, options.volume_multiplier, headers)
 
@@ -108,10 +111,10 @@ def _check_text(text: str, limit: int) -> None:
         )
 
 
-def _check_lang(lang_code: str | None, model: Any) -> None:
-    """``lang_code`` must name the English variant the model's front-end speaks."""
+def _lang(lang_code: str | None) -> str | None:
+    """The English front-end ``lang_code`` names (American or British), or a 400 naming the field."""
     if lang_code is None:
-        return
+        return None
     lang = LANG_CODES.get(lang_code.lower())
     if lang is None:
         raise ApiError(
@@ -121,15 +124,7 @@ def _check_lang(lang_code: str | None, model: Any) -> None:
             param="lang_code",
             code="unsupported_language",
         )
-    loaded = model.frontend.lang
-    if lang != loaded:
-        raise ApiError(
-            400,
-            f"lang_code {lang_code!r} asks for {lang}, but this server's front-end speaks {loaded} "
-            f"(start it with --lang {lang})",
-            param="lang_code",
-            code="unsupported_language",
-        )
+    return lang
 
 
 def _emotion(options: SpeechOptions, model: Any, headers: dict[str, str]) -> str:

@@ -14,11 +14,13 @@ from .chunking import Word
 
 @dataclass(frozen=True)
 class WordTimestamp:
-    """An original word and when it is spoken, in seconds from the start of the chunk's audio."""
+    """An original word, when it is spoken (seconds from the start of the audio) and what is said
+    for it: ``"40–60°C"`` is spoken as ``"forty to sixty degrees Celsius"``."""
 
     word: str
     start: float
     end: float
+    spoken: str = ""
 
 
 def word_timestamps(
@@ -37,5 +39,5 @@ def word_timestamps(
         start, end = w.start_token + offset_tokens, w.end_token + offset_tokens
         if not 0 <= start <= end <= last:
             raise InvalidInputError(f"word {w.text!r} spans tokens {start}..{end}, beyond {last} durations")
-        result.append(WordTimestamp(w.text, float(seconds[start]), float(seconds[end])))
+        result.append(WordTimestamp(w.text, float(seconds[start]), float(seconds[end]), w.spoken))
     return result
