@@ -6,10 +6,20 @@ audio is dropped silently.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    create_model,
+    field_validator,
+)
 
+from .. import text
 from ..voices import LIMITS
 
 ResponseFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
@@ -37,17 +47,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class NormalizationOptions(Strict):
-    """Kokoro-FastAPI's ``normalization_options``, with its defaults; each set field is passed on to the
-    front-end, and one it has no counterpart for is refused when set to a non-default value."""
-
-    normalize: bool = True
-    unit_normalization: bool = False
-    url_normalization: bool = True
-    email_normalization: bool = True
-    optional_pluralization_normalization: bool = True
-    phone_normalization: bool = True
-    replace_remaining_symbols: bool = True
+NormalizationOptions = create_model(
+    "NormalizationOptions",
+    __base__=Strict,
+    __doc__="Kokoro-FastAPI's ``normalization_options``, made from the library's dataclass (same fields and "
+    "defaults); when the object is sent, the fields it leaves out take those defaults.",
+    **{f.name: (bool, f.default) for f in dataclasses.fields(text.NormalizationOptions)},
+)
 
 
 Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
