@@ -139,7 +139,6 @@ def test_whole_files_are_lossless_pcm16(client, fmt):
         ({"return_download_link": True}, "return_download_link", "not offered"),
         ({"volume_multiplier": -1}, "volume_multiplier", "0"),
         ({"lang_code": "j"}, "lang_code", "English only"),
-        ({"lang_code": "b"}, "lang_code", "en-us"),
         ({"lexicon": {"Kokoro": "kˈO§"}}, "lexicon", "vocabulary"),
         ({"input": "x" * 10_001}, "input", "10000"),
     ],
