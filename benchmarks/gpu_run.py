@@ -99,7 +99,7 @@ def environment() -> dict[str, Any]:
 
 def cuda_smoke() -> dict[str, Any]:
     """Device properties, a stream, an allocation and a host → device → host round trip."""
-    from kokoro_trt.runtime.backends import cuda
+    from kokoro_trt import cudart as cuda
 
     name, capability = cuda.device_properties(0)
     cuda.set_device(0)
@@ -171,7 +171,7 @@ class CudaEventTimer:
     """Milliseconds of each backend stage, measured with CUDA events on the backend's stream."""
 
     def __init__(self, backend: Any) -> None:
-        from kokoro_trt.runtime.backends import cuda
+        from kokoro_trt import cudart as cuda
 
         self.rt, self.check = cuda.runtime(), cuda.check
         self.stream = getattr(getattr(backend, "stream", None), "handle", 0)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kokoro_trt import cudart as cuda
 from kokoro_trt.engines import (
     MAX_FRAMES,
     AxisRange,
@@ -41,7 +42,6 @@ from kokoro_trt.errors import (
 from kokoro_trt.graphs import STAGES, GraphSet
 from kokoro_trt.hashing import sha256_file
 from kokoro_trt.runtime import load
-from kokoro_trt.runtime.backends import cuda
 from kokoro_trt.runtime.backends.base import backend_errors
 
 RTX_3060 = EngineTarget("tensorrt", "10.13.0.35", "8.6", "NVIDIA GeForce RTX 3060")

@@ -44,7 +44,7 @@ def engines(library, tiny_graphs, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def backends(library, engines, tiny_graphs):
-    from kokoro_trt.runtime.backends import cuda
+    from kokoro_trt import cudart as cuda
     from kokoro_trt.runtime.backends.ort import OnnxRuntimeBackend
     from kokoro_trt.runtime.backends.tensorrt import TensorRTBackend
 
@@ -111,7 +111,7 @@ def test_parity_with_onnx_runtime_cpu(backends, tokens):
 
 def test_decoder_writes_into_the_callers_device_buffer(backends):
     torch = pytest.importorskip("torch")
-    from kokoro_trt.runtime.backends import cuda
+    from kokoro_trt import cudart as cuda
     from kokoro_trt.runtime.buffers import wrap_output
 
     trt_backend, _ = backends

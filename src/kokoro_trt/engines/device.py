@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .. import cudart
 from ..errors import BackendUnavailableError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -57,9 +58,7 @@ class EngineTarget:
 def gpu_properties(device_id: int = 0) -> tuple[str, str]:
     """Name and compute capability of CUDA device ``device_id`` (cuda-python, else torch)."""
     try:
-        from ..runtime.backends import cuda
-
-        return cuda.device_properties(device_id)
+        return cudart.device_properties(device_id)
     except BackendUnavailableError:
         try:
             import torch

@@ -9,9 +9,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ...cudart import error_type_for_message
 from ...errors import KokoroError
 from ..buffers import OutputTarget
-from .cuda import error_type_for_message
 
 
 @dataclass

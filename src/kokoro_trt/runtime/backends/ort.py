@@ -96,7 +96,14 @@ class OnnxRuntimeBackend:
         samples = frame_index.shape[0] * self.samples_per_frame
         with backend_errors(self.name, "decoder"):
             binding = session.io_binding()
-            inputs = {"t_en": features.t_en, "frame_index": frame_index, "f0": f0, "n": n, "style": style, "noise": noise}
+            inputs = {
+                "t_en": features.t_en,
+                "frame_index": frame_index,
+                "f0": f0,
+                "n": n,
+                "style": style,
+                "noise": noise,
+            }
             for name, value in inputs.items():
                 binding.bind_cpu_input(name, np.ascontiguousarray(value))
             binding.bind_output(

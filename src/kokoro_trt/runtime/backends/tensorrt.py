@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ... import cudart as cuda
 from ...assets import cache_dir
 from ...engines import (
     EngineSet,
@@ -43,7 +44,6 @@ from ...errors import (
 from ...files import atomic_write
 from ...graphs import GraphSet
 from ..buffers import OutputTarget
-from . import cuda
 from .base import TextFeatures, backend_errors
 
 ALIGNMENT = 256

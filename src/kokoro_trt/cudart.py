@@ -1,5 +1,6 @@
 """A thin layer over the CUDA runtime (cuda-python's ``cuda.bindings.runtime``): device buffers,
-streams, copies, and CUDA error codes turned into typed errors. Imported only by GPU backends."""
+streams, copies, and CUDA error codes turned into typed errors. Below both the engine builder and the
+runtime; cuda-python itself is imported only when a GPU is used."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import BackendError, BackendUnavailableError, DeviceLostError, DeviceOutOfMemoryError
+from .errors import BackendError, BackendUnavailableError, DeviceLostError, DeviceOutOfMemoryError
 
 # Errors after which the CUDA context is corrupt ("sticky"): only a new process recovers.
 _LOST = {
