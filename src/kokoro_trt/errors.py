@@ -64,3 +64,12 @@ class DeviceLostError(BackendError):
 
 class EngineArchitectureError(StaleEngineError):
     """Engines exist, but for another GPU architecture (compute capability); the message names the build."""
+
+
+class CorruptFileError(ChecksumError):
+    """A built file (exported graph, assembled weights) no longer matches the sha256 recorded when it
+    was written, and kokoro-trt cannot rebuild it here. ``paths`` lists the damaged files."""
+
+    def __init__(self, message: str, paths: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.paths = paths

@@ -18,9 +18,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..assets import cache_dir
+from ..assets import cache_dir, cache_lock
 from ..errors import EngineBuildError, InvalidInputError, KokoroError
-from ..files import atomic_write
+from ..files import atomic_write, remove_stale_temporaries
 from ..graphs import STAGES, GraphSet
 from .device import EngineTarget, cross_target, current_target
 from .library import TensorRTLibrary, load_library
@@ -153,21 +153,49 @@ def build_engines(
     if options.fp16 and options.tf32:
         raise InvalidInputError("choose fp16 or tf32, not both")
     directory = Path(out_dir or default_engine_root(graphs)) / target.slug
-    if not force:
-        try:
-            existing = EngineSet.load(directory, graphs, target)
-            if all(m.builder == options.as_dict() for m in existing.manifests.values()):
-                logger.info("engines in %s are current", directory)
-                return existing
-        except KokoroError:
-            pass
-    directory.mkdir(parents=True, exist_ok=True)
-    cache_path = (
-        Path(timing_cache) if timing_cache else cache_dir() / "engines" / f"timing-{target.slug}.cache"
-    )
+    with cache_lock(directory):
+        remove_stale_temporaries(directory, [engine_path(directory, stage).name for stage in STAGES])
+        if not force:
+            try:
+                existing = EngineSet.load(directory, graphs, target)
+                if all(m.builder == options.as_dict() for m in existing.manifests.values()):
+                    logger.info("engines in %s are current", directory)
+                    return existing
+            except KokoroError:
+                pass
+        directory.mkdir(parents=True, exist_ok=True)
+        cache_path = (
+            Path(timing_cache) if timing_cache else cache_dir() / "engines" / f"timing-{target.slug}.cache"
+        )
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        with cache_lock(cache_path):
+            remove_stale_temporaries(cache_path.parent, [cache_path.name])
+            _build_all(
+                lib,
+                target,
+                graphs,
+                directory,
+                options,
+                cache_path,
+                built_on=AHEAD_OF_TIME if arch else target.gpu_name or target.arch,
+                progress=progress,
+            )
+        return EngineSet.load(directory, graphs, target)
+
+
+def _build_all(
+    lib: TensorRTLibrary,
+    target: EngineTarget,
+    graphs: GraphSet,
+    directory: Path,
+    options: BuildOptions,
+    cache_path: Path,
+    *,
+    built_on: str,
+    progress: bool,
+) -> None:
+    """Build each stage's engine and manifest into ``directory``, updating the timing cache as it goes."""
     cache = cache_path.read_bytes() if cache_path.is_file() else b""
-    cache_path.parent.mkdir(parents=True, exist_ok=True)
-    built_on = AHEAD_OF_TIME if arch else target.gpu_name or target.arch
     with tqdm(total=len(STAGES), desc=f"build {target.arch}", unit="engine", disable=not progress) as bar:
         for stage in STAGES:
             started = time.perf_counter()
@@ -185,4 +213,3 @@ def build_engines(
             ).write(engine)  # fmt: skip
             logger.info("built %s in %.0f s", engine, time.perf_counter() - started)
             bar.update()
-    return EngineSet.load(directory, graphs, target)

@@ -9,16 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import shutil
 import time
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from ..assets import WeightsSource, cache_dir, resolve_weights
+from ..assets import WeightsSource, cache_dir, cache_lock, resolve_weights
 from ..config import ModelConfig
-from ..errors import ExportError
-from ..files import atomic_write
+from ..errors import CorruptFileError, ExportError
+from ..files import atomic_write, quarantine, remove_stale_temporaries, temporary_dir
 from ..graphs import MANIFEST_NAME, GraphSet
 from ..hashing import sha256_file, sha256_text
 from .inventory import inventory
@@ -78,40 +80,71 @@ def export_model(
     }
     key = sha256_text(json.dumps(key_parts, sort_keys=True))[:16]
     target = Path(out_dir) if out_dir else cache_dir() / "graphs" / key
-    if not force:
-        cached = GraphSet.find(target)
-        if cached is not None and cached.manifest.get("key") == key:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with cache_lock(target):
+        remove_stale_temporaries(target.parent, [target.name])
+        cached = None if force else _current_graphs(target, key)
+        if cached is not None:
             logger.info("using cached graphs in %s", target)
             return cached
+        return _export(weights, config, {"key": key, **key_parts}, target, progress)
 
+
+def _current_graphs(target: Path, key: str) -> GraphSet | None:
+    """The intact graph set of ``key`` in ``target``; damaged graphs are quarantined (and so re-exported)."""
+    try:
+        graphs = GraphSet.find(target)
+    except CorruptFileError as exc:
+        for path in exc.paths:
+            quarantine(Path(path), "no longer matches the sha256 recorded at export")
+        logger.warning("exporting the graphs in %s again", target)
+        return None
+    return graphs if graphs is not None and graphs.manifest.get("key") == key else None
+
+
+def _export(
+    weights: WeightsSource, config: ModelConfig, keys: dict[str, str], target: Path, progress: bool
+) -> GraphSet:
+    """Export into a fresh folder beside ``target``, then move the graphs in and the manifest last."""
     started = time.perf_counter()
-    with tqdm(total=len(GRAPH_NAMES) + 3, desc="kokoro-trt export", unit="step", disable=not progress) as bar:
-        bar.set_postfix_str("loading weights")
-        state_dict = load_state_dict(weights, config)
-        bar.update()
-        bar.set_postfix_str("building model")
-        kmodel = build_kmodel(config, state_dict)
-        bar.update()
-        bar.set_postfix_str("exporting graphs")
-        paths = export_graphs(
-            kmodel, target, samples_per_frame=config.samples_per_frame, on_graph=lambda _: bar.update()
-        )
-        bar.set_postfix_str("checking graphs")
-        problems = [p for path in paths.values() for p in inventory(path).problems]
-        if problems:
-            raise ExportError("exported graphs are not engine-ready: " + "; ".join(problems))
-        bar.update()
-    manifest = {
-        "key": key,
-        **key_parts,
-        "weights": str(weights.path),
-        "weights_origin": weights.origin,
-        "opset": OPSET,
-        "samples_per_frame": config.samples_per_frame,
-        "torch": torch.__version__,
-        "graphs": {name: {"file": path.name, "sha256": sha256_file(path)} for name, path in paths.items()},
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    atomic_write(target / MANIFEST_NAME, json.dumps(manifest, indent=2))  # last: marks the set complete
+    staging = temporary_dir(target)
+    try:
+        with tqdm(
+            total=len(GRAPH_NAMES) + 3, desc="kokoro-trt export", unit="step", disable=not progress
+        ) as bar:
+            bar.set_postfix_str("loading weights")
+            state_dict = load_state_dict(weights, config)
+            bar.update()
+            bar.set_postfix_str("building model")
+            kmodel = build_kmodel(config, state_dict)
+            bar.update()
+            bar.set_postfix_str("exporting graphs")
+            paths = export_graphs(
+                kmodel, staging, samples_per_frame=config.samples_per_frame, on_graph=lambda _: bar.update()
+            )
+            bar.set_postfix_str("checking graphs")
+            problems = [p for path in paths.values() for p in inventory(path).problems]
+            if problems:
+                raise ExportError("exported graphs are not engine-ready: " + "; ".join(problems))
+            bar.update()
+        manifest = {
+            **keys,
+            "weights": str(weights.path),
+            "weights_origin": weights.origin,
+            "opset": OPSET,
+            "samples_per_frame": config.samples_per_frame,
+            "torch": torch.__version__,
+            "graphs": {
+                name: {"file": path.name, "sha256": sha256_file(path)} for name, path in paths.items()
+            },
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        target.mkdir(parents=True, exist_ok=True)
+        (target / MANIFEST_NAME).unlink(missing_ok=True)  # readers see an incomplete set, never a mixed one
+        for path in paths.values():
+            os.replace(path, target / path.name)
+        atomic_write(target / MANIFEST_NAME, json.dumps(manifest, indent=2))  # last: marks the set complete
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     logger.info("exported graphs to %s in %.1f s", target, manifest["seconds"])
-    return GraphSet.find(target)
+    return GraphSet.load(target)
