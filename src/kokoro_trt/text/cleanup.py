@@ -25,10 +25,15 @@ _QUOTES = {
     "‐": "-",
     "‑": "-",
 }
+_DIRECTED_QUOTES = set("“”«»")
+"""Kept by the non-English front-ends, which tell opening from closing quotes as misaki does."""
 _KEEP = set("²³°")
 """Characters NFKC would wrongly flatten (``km²`` must not become ``km2``)."""
-_SYMBOLS = set("$£€¥%&+@#=×*/\\<>~^|_…–—-()[]{}.,!?;:'\"")
+_SYMBOLS = set("$£€¥%&+@#=×±→*/\\<>~^|_…–—-()[]{}.,!?;:'\"")
 """Non-letters the rules or the G2P understand; other symbols (emoji, dingbats...) become spaces."""
+_SCRIPT_CHARS = frozenset({"Mn", "Mc", "Me", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sc", "Sm"})
+"""Unicode categories the non-English front-ends keep: marks (Devanagari vowel signs), punctuation,
+currency and maths signs."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +51,11 @@ class CleanText:
         return self.original[self.origin[start] : self.origin[end - 1] + 1]
 
 
-def _letter(c: str) -> str:
-    """Latin letters stay, Greek ones are named (``α`` -> ``alpha``), other scripts are dropped."""
+def _letter(c: str, all_scripts: bool) -> str:
+    """Latin letters stay, Greek ones are named (``α`` -> ``alpha``), other scripts are dropped
+    unless ``all_scripts`` (the non-English front-ends read their own scripts)."""
+    if all_scripts:
+        return c
     name = unicodedata.name(c, "")
     if name.startswith("LATIN"):
         # misaki assumes lower() keeps one character; İ (-> i̇) would crash it.
@@ -57,10 +65,22 @@ def _letter(c: str) -> str:
     return " "
 
 
-def clean_char(c: str) -> str:
-    """The replacement for one character (possibly empty or several characters)."""
+def _other(ch: str, all_scripts: bool) -> str:
+    """A character that is neither a letter nor a known symbol: with ``all_scripts``, any script's
+    digits become ASCII ones, while other numerals (``〇``), marks, punctuation (``。``, ``¿``, ``।``)
+    and currency or maths signs stay; everything else (emoji, dingbats...) becomes a space."""
+    if not all_scripts:
+        return " "
+    if ch.isdecimal():
+        return str(unicodedata.digit(ch))
+    return ch if ch.isnumeric() or unicodedata.category(ch) in _SCRIPT_CHARS else " "
+
+
+def clean_char(c: str, all_scripts: bool = False) -> str:
+    """The replacement for one character (possibly empty or several characters); ``all_scripts``
+    keeps every script's letters, marks and punctuation instead of only what English reads."""
     if c in _QUOTES:
-        return _QUOTES[c]
+        return c if all_scripts and c in _DIRECTED_QUOTES else _QUOTES[c]
     if c in "\n\r\u2028\u2029":
         return "\n"
     if c.isspace():
@@ -68,7 +88,7 @@ def clean_char(c: str) -> str:
     if c in _KEEP:
         return c
     category = unicodedata.category(c)
-    if category[0] in "CM":  # controls, format chars, unassigned, stray combining marks
+    if category[0] == "C" or (category[0] == "M" and not all_scripts):  # controls, stray marks
         return ""
     if "VULGAR FRACTION" in unicodedata.name(c, ""):
         return " " + unicodedata.normalize("NFKC", c).replace("⁄", "/") + " "
@@ -77,15 +97,15 @@ def clean_char(c: str) -> str:
         if ch in _QUOTES:
             out.append(_QUOTES[ch])
         elif ch.isalpha():
-            out.append(_letter(ch))
+            out.append(_letter(ch, all_scripts))
         elif "0" <= ch <= "9" or ch in _SYMBOLS or ch == " ":
             out.append(ch)
         else:
-            out.append(" ")
+            out.append(_other(ch, all_scripts))
     return "".join(out)
 
 
-def clean(text: str) -> CleanText:
+def clean(text: str, all_scripts: bool = False) -> CleanText:
     """NFC-compose, then clean character by character; inline phoneme overrides pass untouched."""
     text = unicodedata.normalize("NFC", text)
     out: list[str] = []
@@ -94,7 +114,7 @@ def clean(text: str) -> CleanText:
     for m in [*OVERRIDE_RE.finditer(text), None]:
         stop = m.start() if m else len(text)
         for j in range(i, stop):
-            piece = clean_char(text[j])
+            piece = clean_char(text[j], all_scripts)
             out.append(piece)
             origin.extend([j] * len(piece))
         if m:

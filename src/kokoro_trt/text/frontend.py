@@ -7,13 +7,17 @@ from collections.abc import Mapping
 
 from ..errors import InvalidInputError
 from .chunking import Chunk, Piece, make_chunks
+from .clauses import clause_pieces
 from .g2p import g2p_tokens, load_g2p
-from .normalize import NormalizedText, WordSpan, normalize
+from .languages import ENGLISH, LANGUAGES, canonical_language
+from .multilingual import normalize_multilingual
+from .normalize import NormalizedText, WordSpan, normalize, require_speakable, require_text
 from .options import NormalizationOptions
 from .vocab import keep_known, phonemes_to_ids
+from .word_g2p import WordG2P, load_word_g2p
 
-LANGS = {"en-us": False, "en-gb": True}
-"""Supported languages and whether each is British."""
+LANGS = tuple(LANGUAGES)
+"""Supported languages (canonical codes); :func:`canonical_language` lists the other accepted names."""
 MAX_TOKENS = 510
 _PHONEME_PUNCT = ';:,.!?—…"“”()'
 _RAW_PIECE = re.compile(rf"(?:[^\s{re.escape(_PHONEME_PUNCT)}]+|[{re.escape(_PHONEME_PUNCT)}]+) ?")
@@ -48,18 +52,27 @@ class _PieceBuilder:
 
 
 class TextFrontend:
-    """English text front-end for Kokoro: normalise, phonemize (misaki + espeak-ng) and chunk."""
+    """Text front-end for Kokoro: normalise, phonemize (misaki + espeak-ng, per language) and chunk.
+
+    ``lang`` is any name :func:`canonical_language` accepts (``es``, ``e``, ``fr-FR``...); ``.lang``
+    holds the canonical code. English gets the full normaliser; the other languages keep their
+    script, punctuation and digits for their own G2P (see :mod:`.word_g2p`)."""
 
     def __init__(self, vocab: Mapping[str, int], lang: str = "en-us") -> None:
-        if lang not in LANGS:
-            raise InvalidInputError(f"unsupported language {lang!r}; choose one of {sorted(LANGS)}")
         self.vocab = vocab
-        self.lang = lang
-        self.british = LANGS[lang]
+        self.lang = canonical_language(lang)
+        self.british = self.lang == "en-gb"
+        self.english = self.lang in ENGLISH
+
+    def _word_g2p(self) -> WordG2P:
+        return load_word_g2p(self.lang)
 
     def load(self) -> TextFrontend:
         """Load the G2P now (seconds, cached per process) instead of on the first call. Never downloads."""
-        load_g2p(self.british)
+        if self.english:
+            load_g2p(self.british)
+        else:
+            self._word_g2p()
         return self
 
     def normalize(
@@ -69,11 +82,17 @@ class TextFrontend:
         normalization: NormalizationOptions | None = None,
     ) -> NormalizedText:
         """Spoken form of ``text`` and the mapping from original words to spoken spans; words in
-        ``lexicon`` (word → phonemes) take its phonemes; ``normalization`` switches parts off."""
-        return normalize(text, self.british, normalization, lexicon)
+        ``lexicon`` (word → phonemes) take its phonemes; ``normalization`` switches parts of the
+        English normaliser off (the other languages only clean up, their G2P reads numbers)."""
+        if self.english:
+            return normalize(text, self.british, normalization, lexicon)
+        require_text(text)
+        return require_speakable(text, normalize_multilingual(text, self._word_g2p().segment, lexicon))
 
     def _pieces(self, norm: NormalizedText) -> list[Piece]:
         """Phonemize normalised text into pieces covering it exactly; overrides keep their phonemes."""
+        if not self.english:
+            return clause_pieces(norm, self._word_g2p(), self.vocab)
         text = norm.text
         out = _PieceBuilder()
         pos = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import InvalidInputError
@@ -206,10 +206,23 @@ def normalize(
 ) -> NormalizedText:
     """Normalise ``text`` (every part on unless ``options`` switch some off; plain words found in
     ``lexicon`` get its phonemes); raises :class:`InvalidInputError` when there is nothing to speak."""
-    if not text or not text.strip():
-        raise InvalidInputError("text is empty")
+    require_text(text)
     result = assemble(text, british, options, lexicon)
     speakable = str.isalpha if options is None or options.normalize else str.isalnum
+    return require_speakable(text, result, speakable)
+
+
+def require_text(text: str) -> None:
+    """Raises :class:`InvalidInputError` for empty or blank text."""
+    if not text or not text.strip():
+        raise InvalidInputError("text is empty")
+
+
+def require_speakable(
+    text: str, result: NormalizedText, speakable: Callable[[str], bool] = str.isalnum
+) -> NormalizedText:
+    """``result`` (the normalised ``text``) when it has an override or a ``speakable`` character;
+    raises :class:`InvalidInputError` when there is nothing to speak."""
     if not result.overrides and not any(speakable(c) for c in result.text):
         raise InvalidInputError(f"text has nothing speakable: {text[:80]!r}")
     return result

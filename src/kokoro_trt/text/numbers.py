@@ -8,19 +8,26 @@ _MAX_CARDINAL_DIGITS = 15
 """Longer integers (card numbers, ids) are read digit by digit."""
 
 
-def cardinal(n: int) -> str:
-    """``1234`` -> ``one thousand two hundred and thirty-four`` (no commas, so no pauses)."""
-    return num2words(n).replace(",", "")
+def _words(n: int, to: str, british: bool) -> str:
+    """num2words' English (British: ``two hundred and fifty``) without its commas (no pauses);
+    American English drops the ``and`` (``two hundred fifty``)."""
+    words = num2words(n, to=to).replace(",", "")
+    return words if british else words.replace(" and ", " ")
 
 
-def ordinal(n: int) -> str:
-    """``21`` -> ``twenty-first``."""
-    return num2words(n, to="ordinal").replace(",", "")
+def cardinal(n: int, british: bool = False) -> str:
+    """``1234`` -> ``one thousand two hundred thirty-four`` (British: ``... hundred and thirty-four``)."""
+    return _words(n, "cardinal", british)
 
 
-def year(n: int) -> str:
-    """``1984`` -> ``nineteen eighty-four``."""
-    return num2words(n, to="year").replace(",", "")
+def ordinal(n: int, british: bool = False) -> str:
+    """``21`` -> ``twenty-first``; ``101`` -> ``one hundred first`` (British: ``hundred and first``)."""
+    return _words(n, "ordinal", british)
+
+
+def year(n: int, british: bool = False) -> str:
+    """``1984`` -> ``nineteen eighty-four``; ``2005`` -> ``two thousand five`` (British: ``and five``)."""
+    return _words(n, "year", british)
 
 
 def digits(s: str) -> str:
@@ -28,18 +35,18 @@ def digits(s: str) -> str:
     return " ".join(num2words(int(d)) for d in s if d.isdigit())
 
 
-def integer(s: str) -> str:
+def integer(s: str, british: bool = False) -> str:
     """An integer as written (commas allowed); leading zeros and very long ones are read as digits."""
     s = s.replace(",", "")
     if (len(s) > 1 and s[0] == "0") or len(s) > _MAX_CARDINAL_DIGITS:
         return digits(s)
-    return cardinal(int(s))
+    return cardinal(int(s), british)
 
 
-def decimal(s: str) -> str:
-    """``1,234.5`` -> ``one thousand two hundred and thirty-four point five``; ``.5`` -> ``point five``."""
+def decimal(s: str, british: bool = False) -> str:
+    """``1,234.5`` -> ``one thousand two hundred thirty-four point five``; ``.5`` -> ``point five``."""
     whole, _, frac = s.replace(",", "").partition(".")
-    words = [integer(whole)] if whole else []
+    words = [integer(whole, british)] if whole else []
     if frac:
         words += ["point", digits(frac)]
     return " ".join(words)
@@ -50,13 +57,14 @@ def is_one(s: str) -> bool:
     return s.replace(",", "").lstrip("0") in ("1", "1.", "1.0", "1.00")
 
 
-def fraction(numerator: int, denominator: int) -> str:
+def fraction(numerator: int, denominator: int, british: bool = False) -> str:
     """``3/4`` -> ``three quarters``; ``1/2`` -> ``one half``; ``5/8`` -> ``five eighths``."""
     if denominator == 0:
-        return f"{cardinal(numerator)} over zero"
+        return f"{cardinal(numerator, british)} over zero"
     names = {2: ("half", "halves"), 4: ("quarter", "quarters")}
-    one, many = names.get(denominator) or (ordinal(denominator), ordinal(denominator) + "s")
-    return f"{cardinal(numerator)} {one if numerator == 1 else many}"
+    nth = ordinal(denominator, british)
+    one, many = names.get(denominator) or (nth, nth + "s")
+    return f"{cardinal(numerator, british)} {one if numerator == 1 else many}"
 
 
 def plural_number_word(words: str) -> str:

@@ -17,7 +17,8 @@ class NormalizationOptions:
       e-mail addresses and phone numbers.
     - ``optional_pluralization_normalization``: ``word(s)`` → ``words``.
     - ``replace_remaining_symbols``: ``&``, ``+``, ``@``, ``=``, ``×``, ``%``, ``°``, ``/``, ``<``,
-      ``>`` read as words; off, they are dropped.
+      ``>``, ``±``, ``→``, ``#`` read as words; off, they are dropped (``C#`` and ``#AI`` are
+      always read: "C sharp", "hashtag AI").
 
     Every field has a counterpart in this normaliser. Parts with no switch (numbers, money, dates,
     times, ordinals, abbreviations) run whenever ``normalize`` is on.

@@ -142,6 +142,9 @@ _SYMBOL_WORDS = {
     "/": "slash",
     "<": "less than",
     ">": "greater than",
+    "±": "plus or minus",
+    "→": "to",
+    "#": "hash",
 }
 _URL_SYMBOLS = {
     ".": "dot",
@@ -185,8 +188,9 @@ def _email(m: re.Match, british: bool) -> str:
 
 def _date_words(year: int | None, month: int, day: int, british: bool) -> str:
     name = calendar.month_name[month]
-    spoken = f"the {nw.ordinal(day)} of {name}" if british else f"{name} {nw.ordinal(day)}"
-    return f"{spoken}, {nw.year(year)}" if year is not None else spoken
+    nth = nw.ordinal(day, british)
+    spoken = f"the {nth} of {name}" if british else f"{name} {nth}"
+    return f"{spoken}, {nw.year(year, british)}" if year is not None else spoken
 
 
 def _iso_date(m: re.Match, british: bool) -> str:
@@ -199,15 +203,15 @@ def _numeric_date(m: re.Match, british: bool) -> str:
     if month > 12:
         month, day = day, month
     if not (1 <= month <= 12 and 1 <= day <= 31):
-        return " slash ".join(nw.integer(g) for g in (m["a"], m["b"], m["y"]))
+        return " slash ".join(nw.integer(g, british) for g in (m["a"], m["b"], m["y"]))
     return _date_words(y, month, day, british)
 
 
 def _month_day(m: re.Match, british: bool) -> str:
     month, day = _MONTH_NUMBER[m["mon"]], int(m["d"])
     if not 1 <= day <= 31:
-        return f"{calendar.month_name[month]} {nw.integer(m['d'])}" + (
-            f", {nw.year(int(m['y']))}" if m["y"] else ""
+        return f"{calendar.month_name[month]} {nw.integer(m['d'], british)}" + (
+            f", {nw.year(int(m['y']), british)}" if m["y"] else ""
         )
     return _date_words(int(m["y"]) if m["y"] else None, month, day, british)
 
@@ -226,19 +230,19 @@ def _ampm(m: re.Match) -> str:
 def _time(m: re.Match, british: bool) -> str:
     hour, minute = int(m["h"]), int(m["mi"])
     if minute == 0:
-        words = nw.cardinal(hour) + ("" if m["ap"] else " o'clock" if hour <= 12 else " hundred")
+        words = nw.cardinal(hour, british) + ("" if m["ap"] else " o'clock" if hour <= 12 else " hundred")
     elif minute < 10:
-        words = f"{nw.cardinal(hour)} oh {nw.cardinal(minute)}"
+        words = f"{nw.cardinal(hour, british)} oh {nw.cardinal(minute, british)}"
     else:
-        words = f"{nw.cardinal(hour)} {nw.cardinal(minute)}"
+        words = f"{nw.cardinal(hour, british)} {nw.cardinal(minute, british)}"
     if m["s"]:
         seconds = int(m["s"])
-        words += f" and {nw.cardinal(seconds)} second{'' if seconds == 1 else 's'}"
+        words += f" and {nw.cardinal(seconds, british)} second{'' if seconds == 1 else 's'}"
     return words + _ampm(m)
 
 
 def _hour(m: re.Match, british: bool) -> str:
-    return nw.cardinal(int(m["h"])) + _ampm(m)
+    return nw.cardinal(int(m["h"]), british) + _ampm(m)
 
 
 def _phone(m: re.Match, british: bool) -> str:
@@ -249,57 +253,57 @@ def _money(m: re.Match, british: bool) -> str:
     one, many, sub_one, sub_many = _CURRENCIES[m["sym"]]
     sign = "minus " if m["neg"] else ""
     if m["scale"]:
-        amount = nw.decimal(m["a"]) + (f" to {nw.decimal(m['b'])}" if m["b"] else "")
+        amount = nw.decimal(m["a"], british) + (f" to {nw.decimal(m['b'], british)}" if m["b"] else "")
         return f"{sign}{amount} {_SCALES[m['scale']]} {many}"
     if m["b"]:
-        return f"{sign}{nw.decimal(m['a'])} to {nw.decimal(m['b'])} {many}"
+        return f"{sign}{nw.decimal(m['a'], british)} to {nw.decimal(m['b'], british)} {many}"
     whole, _, frac = m["a"].replace(",", "").partition(".")
     if len(frac) != 2 or not sub_one:
-        return f"{sign}{nw.decimal(m['a'])} {one if nw.is_one(m['a']) else many}"
+        return f"{sign}{nw.decimal(m['a'], british)} {one if nw.is_one(m['a']) else many}"
     parts = []
     if int(whole or 0):
-        parts.append(f"{nw.integer(whole)} {one if int(whole) == 1 else many}")
+        parts.append(f"{nw.integer(whole, british)} {one if int(whole) == 1 else many}")
     if int(frac):
-        parts.append(f"{nw.cardinal(int(frac))} {sub_one if int(frac) == 1 else sub_many}")
+        parts.append(f"{nw.cardinal(int(frac), british)} {sub_one if int(frac) == 1 else sub_many}")
     return sign + (" and ".join(parts) or f"zero {many}")
 
 
 def _quantity(m: re.Match, british: bool) -> str:
     one, many = _UNITS[m["unit"]]
-    words = ("minus " if m["neg"] else "") + nw.decimal(m["a"])
+    words = ("minus " if m["neg"] else "") + nw.decimal(m["a"], british)
     if m["b"]:
-        words += " to " + ("minus " if m["negb"] else "") + nw.decimal(m["b"])
+        words += " to " + ("minus " if m["negb"] else "") + nw.decimal(m["b"], british)
     single = not m["b"] and not m["neg"] and nw.is_one(m["a"])
     return _british(f"{words} {one if single else many}", british)
 
 
 def _range(m: re.Match, british: bool) -> str:
-    return f"{nw.decimal(m['a'])} to {nw.decimal(m['b'])}"
+    return f"{nw.decimal(m['a'], british)} to {nw.decimal(m['b'], british)}"
 
 
 def _decade(m: re.Match, british: bool) -> str:
     n = int(m["n"])
-    return nw.plural_number_word(nw.year(n) if n >= 1000 else nw.cardinal(n))
+    return nw.plural_number_word(nw.year(n, british) if n >= 1000 else nw.cardinal(n, british))
 
 
 def _ordinal(m: re.Match, british: bool) -> str:
-    return nw.ordinal(int(m["n"]))
+    return nw.ordinal(int(m["n"]), british)
 
 
 def _fraction(m: re.Match, british: bool) -> str:
-    words = nw.fraction(int(m["n"]), int(m["d"]))
-    return f"{nw.integer(m['w'])} and {words}" if m["w"] else words
+    words = nw.fraction(int(m["n"]), int(m["d"]), british)
+    return f"{nw.integer(m['w'], british)} and {words}" if m["w"] else words
 
 
 def _negative(m: re.Match, british: bool) -> str:
-    return "minus " + nw.decimal(m["n"])
+    return "minus " + nw.decimal(m["n"], british)
 
 
 def _number(m: re.Match, british: bool) -> str:
     text = m.group(0)
     if text.isdigit() and len(text) == 4 and 1100 <= int(text) <= 2099:
-        return nw.year(int(text))
-    return nw.decimal(text)
+        return nw.year(int(text), british)
+    return nw.decimal(text, british)
 
 
 def _title(m: re.Match, british: bool) -> str:
@@ -416,7 +420,9 @@ RULES: tuple[Rule, ...] = (
         _trailing_abbr,
     ),
     Rule("number_sign", _c(r"#(?=\s?\d)|\bNo\.(?=\s?\d)"), _fixed("number")),
-    Rule("symbol", _c(r"[&+@=×%°]|(?<=[A-Za-z])/(?=[A-Za-z])|(?<=\s)[<>](?=\s)"), _symbol),
+    Rule("sharp", _c(r"\b(?P<note>[A-G])#(?![\w#])"), lambda m, british: f"{m['note']} sharp"),
+    Rule("hashtag", _c(r"#(?=[^\W\d_])"), _fixed("hashtag")),
+    Rule("symbol", _c(r"[&+@=×%°±→#]|(?<=[A-Za-z])/(?=[A-Za-z])|(?<=\s)[<>](?=\s)"), _symbol),
     Rule("ellipsis", _c(r"\.{2,}|…+"), _fixed("…"), is_word=False),
     Rule("dash", _c(r"-{2,}|(?<=\s)[-–](?=\s)|–|—+"), _fixed("—"), is_word=False),
     Rule("repeated_punct", _c(r"([!?,;:])\1+"), lambda m, b: m.group(1), is_word=False),
