@@ -3,7 +3,8 @@
 A ``torch.save`` file is a zip archive: ``<root>/data.pkl`` pickles the tensor as a call to
 ``torch._utils._rebuild_tensor_v2`` on a persistent storage id, and ``<root>/data/<key>`` holds the
 storage's raw bytes. The unpickler below resolves only the few globals such a file needs and
-refuses everything else, so reading a hostile file cannot run code.
+refuses everything else, so reading a hostile file cannot run code, and the file and what its members
+inflate to are capped at :data:`MAX_BYTES`, so it cannot exhaust memory either.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import KokoroError
+from ..errors import InvalidInputError, KokoroError
 from .checksums import verify_sha256
+
+MAX_BYTES = 4 << 20
+"""Largest voice file, and largest total its archive members inflate to (a stock pack is 522 KB)."""
 
 _REDOWNLOAD = "Delete it and download it again (`kokoro-trt download`)."
 # What a truncated, corrupted or foreign file makes zipfile, zlib and pickle raise.
@@ -96,8 +100,23 @@ class _TensorUnpickler(pickle.Unpickler):
         return _Storage(self._read_storage(str(key), storage_type.dtype, int(numel)))
 
 
-def _read_archive(data: bytes) -> np.ndarray:
+def _check_inflated_size(archive: zipfile.ZipFile, source: Path) -> None:
+    """Refuse an archive whose members inflate past :data:`MAX_BYTES` (a deflate bomb), before reading any.
+
+    zipfile stops each member at its declared size (and fails the CRC if that size lies), so the sum
+    of declared sizes bounds what reading inflates.
+    """
+    inflated = sum(info.file_size for info in archive.infolist())
+    if inflated > MAX_BYTES:
+        raise InvalidInputError(
+            f"{source} inflates to {inflated / 1e6:.0f} MB; a voice pack is under {MAX_BYTES / 1e6:.0f} MB. "
+            "Refusing to read it."
+        )
+
+
+def _read_archive(data: bytes, source: Path) -> np.ndarray:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        _check_inflated_size(archive, source)
         pickles = [n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
         if len(pickles) != 1:
             raise ValueError("no single data.pkl in the archive")
@@ -123,16 +142,22 @@ def load_torch_tensor(path: str | Path, *, sha256: str | None = None) -> np.ndar
     """Read the float32 tensor saved in ``path`` by ``torch.save``, as a numpy array.
 
     When ``sha256`` is given the file's bytes are checked first (:class:`~kokoro_trt.ChecksumError`).
-    A file that is not such a tensor raises :class:`~kokoro_trt.KokoroError` naming the file.
+    A file that is not such a tensor raises :class:`~kokoro_trt.KokoroError` naming the file; one over
+    :data:`MAX_BYTES`, read or inflated, :class:`~kokoro_trt.InvalidInputError`.
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)
     except OSError as exc:
         raise KokoroError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+    if len(data) > MAX_BYTES:
+        raise InvalidInputError(f"{path} is over {MAX_BYTES / 1e6:.0f} MB; a voice pack is about 0.5 MB.")
     if sha256 is not None:
         verify_sha256(data, sha256, path)
     try:
-        return _read_archive(data)
+        return _read_archive(data, path)
+    except InvalidInputError:  # a ValueError, but no parse error: the bomb was refused on purpose
+        raise
     except _PARSE_ERRORS as exc:
         raise KokoroError(f"{path} is not a valid torch float32 tensor file ({exc}). {_REDOWNLOAD}") from exc
