@@ -3,10 +3,13 @@ and a live uvicorn server on 127.0.0.1 (a free port, shut down at the end)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
+import struct
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,10 @@ class Wrapped:
         self.before(text)
         return self.inner.speak(text, **options)
 
+    async def aspeak(self, text: str, **options: Any) -> Any:
+        await asyncio.to_thread(self.before, text)
+        return await self.inner.aspeak(text, **options)
+
     def stream(self, text: str, **options: Any) -> Iterator[Any]:
         self.before(text)
         yield from self.inner.stream(text, **options)
@@ -83,16 +90,48 @@ class FailingModel(Wrapped):
             raise BackendError("simulated device failure")
 
 
+class _SlowBackend:
+    """A backend whose decoder takes ``seconds`` longer per chunk: long requests from a tiny model."""
+
+    def __init__(self, inner: Any, seconds: float) -> None:
+        self.inner, self.seconds = inner, seconds
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def decode(self, *args: Any) -> Any:
+        time.sleep(self.seconds)
+        return self.inner.decode(*args)
+
+
+def slowed(model: Any, seconds: float) -> Any:
+    """A real :class:`KokoroModel` sharing ``model``'s parts, each chunk ``seconds`` slower to decode (so
+    its own cancellation, which acts between chunks, is what a test sees)."""
+    from kokoro_trt.runtime import KokoroModel
+
+    return KokoroModel(
+        _SlowBackend(model.backend, seconds), config=model.config, frontend=model.frontend,
+        voices=model.voices, characters=model.characters, emotions=model.emotions,
+    )  # fmt: skip
+
+
+def reset(sock: socket.socket) -> None:
+    """Drop a connection the way a vanished client does: a TCP reset, no goodbye."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
 @contextlib.contextmanager
-def live_server(app: Any) -> Iterator[str]:
-    """Run ``app`` under uvicorn in a thread on a free loopback port; yields the base URL."""
+def live_server(app: Any, config: Any = None) -> Iterator[str]:
+    """Run ``app`` under uvicorn in a thread on a free loopback port; yields the base URL. ``config``:
+    a ``uvicorn.Config`` to use instead of a quiet default (e.g. the one ``serve`` builds)."""
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(config or uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from ..text import load_lexicon
@@ -19,6 +18,7 @@ from .errors import install_handlers
 from .info import router as info_router
 from .jobs import EXPOSED_HEADERS
 from .metrics import Metrics
+from .middleware import BodyLimit, MeasuredRequests
 from .settings import Settings
 from .speech import router as speech_router
 from .state import ModelState
@@ -57,16 +57,8 @@ def create_app(model: Any | Callable[[], Any], settings: Settings | None = None)
     app.include_router(info_router)
     app.include_router(ws_router)
 
-    @app.middleware("http")
-    async def count(request: Request, call_next: Callable) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "other")
-        metrics.requests.labels(path, str(response.status_code)).inc()
-        metrics.latency.labels(path).observe(time.perf_counter() - start)
-        return response
-
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MeasuredRequests, metrics=metrics)  # outside the limit: a 413 is counted too
     if settings.cors_origins:  # added last, so it answers preflights before anything else runs
         app.add_middleware(
             CORSMiddleware,

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from .bodies import captioned, captioned_lines, encode_whole, outcome_headers
+from .disconnect import unless_disconnected
 from .schemas import CaptionedSpeechRequest
 from .service import outcome_of
 from .speech import prepared_request
@@ -18,7 +19,7 @@ router = APIRouter()
 
 
 @router.post("/dev/captioned_speech", response_model=None)
-async def captioned_speech(body: CaptionedSpeechRequest, service: ServiceDep) -> Response:
+async def captioned_speech(body: CaptionedSpeechRequest, service: ServiceDep, request: Request) -> Response:
     """``stream`` (the default): one JSON object per line as audio is made (``model.stream``); else one
     object for the whole text (``model.speak``)."""
     prepared = prepared_request(body, service)
@@ -28,7 +29,7 @@ async def captioned_speech(body: CaptionedSpeechRequest, service: ServiceDep) ->
         pieces, _ = await service.stream(prepared.job)
         lines = captioned_lines(pieces, prepared, format, rate, body.return_timestamps)
         return StreamingResponse(lines, media_type="application/x-ndjson", headers=headers)
-    rendered = await service.synthesize(prepared.job)
+    rendered = await unless_disconnected(request, service.synthesize(prepared.job))
     data = await asyncio.to_thread(encode_whole, rendered, prepared, format, rate)
     content = captioned(data, format, rendered.words if body.return_timestamps else None)
     return JSONResponse(content, headers=headers | outcome_headers(prepared, outcome_of(rendered)))

@@ -15,6 +15,26 @@ from ..errors import BackendError, InvalidInputError, KokoroError, VoiceNotFound
 
 logger = logging.getLogger(__name__)
 
+ECHO_CHARS = 100
+"""The most of any client value an error message repeats back."""
+_MESSAGE_CHARS = 2000
+"""A backstop on any message's length (the longest we write lists every voice name)."""
+
+
+def clip(text: str, limit: int = ECHO_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, marked when cut: errors name a bad value, never replay it."""
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def shown(value: object) -> str:
+    """A client value as an error message quotes it (``repr``, clipped)."""
+    return clip(repr(value))
+
+
+def quoting(message: str, value: str) -> str:
+    """A library's ``message`` with its quotation of the client's ``value`` clipped."""
+    return message.replace(repr(value), shown(value))
+
 
 class ApiError(Exception):
     """An error with its HTTP status and OpenAI error fields."""
@@ -29,6 +49,7 @@ class ApiError(Exception):
         code: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        message, param = clip(message, _MESSAGE_CHARS), None if param is None else clip(param)
         super().__init__(message)
         self.status, self.message, self.type, self.param, self.code = status, message, type, param, code
         self.headers = headers
@@ -60,12 +81,12 @@ def from_exception(exc: BaseException) -> ApiError:
 def validation_error(errors: Sequence[Mapping[str, Any]]) -> ApiError:
     """The 400 for pydantic's first error, naming the field (``a.b``); unknown fields are refused by name."""
     first = errors[0] if errors else {}
-    param = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or None
+    param = ".".join(clip(str(part)) for part in first.get("loc", ()) if part != "body") or None
     if first.get("type") == "extra_forbidden":
-        message = f"{param}: unknown field; this server does not support it (see docs/server.md)"
+        message = f"{clip(param or '')}: unknown field; this server does not support it (see docs/server.md)"
         return ApiError(400, message, param=param, code="unknown_field")
     message = (
-        f"{param}: {first.get('msg', 'invalid value')}" if param else first.get("msg", "invalid request")
+        f"{clip(param)}: {first.get('msg', 'invalid value')}" if param else first.get("msg", "invalid request")
     )
     return ApiError(400, message, param=param, code="invalid_value")
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from .auth import require_key
-from .errors import ApiError
+from .errors import ApiError, shown
 from .schemas import MODELS
 from .state import ServiceDep
 from .voices import catalog
@@ -33,7 +33,7 @@ async def models() -> dict:
 @router.get("/v1/models/{model_id}", dependencies=[Depends(require_key)])
 async def model(model_id: str) -> dict:
     if model_id not in MODELS:
-        raise ApiError(404, f"Unknown model {model_id!r}; use one of: {', '.join(MODELS)}.", param="model",
+        raise ApiError(404, f"Unknown model {shown(model_id)}; use one of: {', '.join(MODELS)}.", param="model",
                        code="model_not_found")  # fmt: skip
     return _model(model_id)
 

@@ -15,7 +15,7 @@ from ..errors import InvalidInputError
 from ..text import NormalizationOptions, check_lexicon
 from ..voices import LIMITS
 from ..voices.suggest import not_found
-from .errors import ApiError
+from .errors import ApiError, clip, shown
 from .schemas import LANG_CODES, SpeechOptions
 from .settings import Settings
 from .voices import resolve_voice
@@ -119,7 +119,7 @@ def _lang(lang_code: str | None) -> str | None:
     if lang is None:
         raise ApiError(
             400,
-            f"lang_code {lang_code!r} is not supported: this server speaks English only "
+            f"lang_code {shown(lang_code)} is not supported: this server speaks English only "
             f"({', '.join(sorted(LANG_CODES))})",
             param="lang_code",
             code="unsupported_language",
@@ -131,7 +131,7 @@ def _emotion(options: SpeechOptions, model: Any, headers: dict[str, str]) -> str
     """``emotion`` if given, else the first of our emotions that ``instructions`` names, else neutral."""
     if options.emotion is not None:
         if options.emotion not in model.emotions:
-            exc = not_found("emotion", options.emotion, model.emotions)
+            exc = not_found("emotion", clip(options.emotion), model.emotions)
             raise ApiError(400, str(exc), param="emotion", code="emotion_not_found")
         if options.instructions:
             headers[f"{HEADER_PREFIX}Instructions"] = "ignored: emotion was given"

@@ -1,7 +1,8 @@
 """The synthesis service: one shared model, worker threads, a bounded admission queue and the cache.
 
 Every model call runs in a worker thread, so the event loop never waits on inference. A request holds
-one of ``queue_size`` slots from admission until its last byte; with none free it gets 503.
+one of ``queue_size`` slots from admission until its last byte, or until its client leaves (the
+synthesis then stops at its next chunk); with none free it gets 503.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -101,6 +101,7 @@ class Service:
         self.lexicon = lexicon
         self.cache: ByteCache[Rendered] = ByteCache(settings.cache_bytes)
         self._pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="kokoro-infer")
+        self._whole = asyncio.Semaphore(settings.workers)  # whole syntheses in threads at once
         self._admitted = 0
 
     @property
@@ -142,7 +143,9 @@ class Service:
     # -- synthesis ------------------------------------------------------------------------------
 
     async def synthesize(self, job: Job) -> Rendered:
-        """The whole audio of ``job`` from ``model.speak`` (chunked at sentences for quality), or the cache."""
+        """The whole audio of ``job`` from ``model.speak`` (chunked at sentences for quality), or the cache.
+
+        Cancelling the caller stops the synthesis at its next chunk (``model.aspeak``) and frees the slot."""
         key = ("whole", job)
         cached = self.cache.get(key)
         if cached is not None:
@@ -151,7 +154,8 @@ class Service:
         slot = self.admit()
         start = time.perf_counter()
         try:
-            speech = await self.run(partial(self.model.speak, job.text, **job.kwargs(self.lexicon)))
+            async with self._whole:
+                speech = await self.model.aspeak(job.text, **job.kwargs(self.lexicon))
         finally:
             slot.release()
         rendered = Rendered(np.asarray(speech.audio, dtype=np.float32), tuple(speech.words), speech.truncated)

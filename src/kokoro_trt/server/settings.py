@@ -45,13 +45,28 @@ class Settings(BaseSettings):
     )
     lexicon: Path | None = Field(None, description="YAML/JSON pronunciation dictionary (word → phonemes)")
     retry_after_s: int = Field(1, ge=0)
+    max_body_bytes: int = Field(
+        2 * 2**20, ge=1024, description="largest request body (and WebSocket frame); larger gets 413"
+    )
+    ws_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="browser origins allowed on the WebSocket besides the server's own, localhost and "
+        "cors_origins; '*': any",
+    )
+    ws_buffer_chars: int = Field(
+        65_536, ge=1, description="unspoken WebSocket text held at once; more gets a buffer_full error"
+    )
+    load_attempts: int = Field(5, ge=1, description="tries at loading the model before giving up")
+    load_backoff_s: float = Field(
+        1.0, ge=0, description="wait before the second try, doubled before each later one (at most 60 s)"
+    )
 
     @field_validator("api_key", mode="before")
     @classmethod
     def _blank_key_is_none(cls, value: object) -> object:
         return value or None
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "ws_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

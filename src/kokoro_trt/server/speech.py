@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from .bodies import audio_body, encode_whole, outcome_headers, sse_body
+from .disconnect import unless_disconnected
 from .encoders import MEDIA_TYPES as MEDIA
-from .errors import ApiError
+from .errors import ApiError, shown
 from .jobs import Prepared, prepare
 from .schemas import MODELS, SpeechBody, SpeechRequest
 from .service import Service, outcome_of
@@ -22,13 +23,13 @@ router = APIRouter()
 def prepared_request(body: SpeechBody, service: Service) -> Prepared:
     """``body`` checked against the loaded model (400 naming the field)."""
     if body.model not in MODELS:
-        raise ApiError(400, f"Unknown model {body.model!r}; use one of: {', '.join(MODELS)}.", param="model",
+        raise ApiError(400, f"Unknown model {shown(body.model)}; use one of: {', '.join(MODELS)}.", param="model",
                        code="model_not_found")  # fmt: skip
     return prepare(body.input, body, service.model, service.settings)
 
 
 @router.post("/v1/audio/speech", response_model=None)
-async def speech(body: SpeechRequest, service: ServiceDep) -> Response:
+async def speech(body: SpeechRequest, service: ServiceDep, request: Request) -> Response:
     prepared = prepared_request(body, service)
     format, rate = body.response_format, service.sample_rate
     headers = {"X-Sample-Rate": str(rate), **prepared.headers}
@@ -43,7 +44,7 @@ async def speech(body: SpeechRequest, service: ServiceDep) -> Response:
         return StreamingResponse(
             audio_body(pieces, prepared, format, rate), media_type=MEDIA[format], headers=headers
         )
-    rendered = await service.synthesize(prepared.job)
+    rendered = await unless_disconnected(request, service.synthesize(prepared.job))
     data = await asyncio.to_thread(encode_whole, rendered, prepared, format, rate)
     headers |= outcome_headers(prepared, outcome_of(rendered))
     return Response(data, media_type=MEDIA[format], headers=headers)

@@ -8,7 +8,7 @@ from typing import Any
 from ..errors import InvalidInputError
 from ..voices import DEFAULT_VOICE, parse_blend
 from ..voices.suggest import not_found
-from .errors import ApiError
+from .errors import ApiError, clip, quoting
 
 OPENAI_VOICES: dict[str, str] = {
     "alloy": "af_alloy",
@@ -36,11 +36,11 @@ def resolve_voice(model: Any, name: str) -> str:
     try:
         blend = parse_blend(name)
     except InvalidInputError as exc:
-        raise ApiError(400, str(exc), param="voice", code="invalid_voice") from exc
+        raise ApiError(400, quoting(str(exc), name), param="voice", code="invalid_voice") from exc
     known = set(model.voices.names())
     for part in blend.names:
         if part not in known:
-            raise not_found("voice", part, [*known, *model.characters, *OPENAI_VOICES])
+            raise not_found("voice", clip(part), [*known, *model.characters, *OPENAI_VOICES])
     return name
 
 

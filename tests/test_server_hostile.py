@@ -1,0 +1,294 @@
+"""The server against hostile or careless clients (issue #13): abandoned requests, secrets in logs,
+abusive WebSocket traffic, oversized bodies and echoed values, and a model that fails to load."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import threading
+import time
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from kokoro_trt.server import Settings, create_app
+from server_fixtures import live_server, reset, server_graphs, server_model, slowed  # noqa: F401
+
+CHUNK_SECONDS = 0.25
+LONG = " [pause:50ms] ".join(f"Abandoned request, sentence number {i}." for i in range(16))
+"""Sixteen chunks of speech, ~4 s with the slowed decoder; a live client would wait for all of it."""
+
+
+@pytest.fixture(scope="module")
+def slow_model(server_model):  # noqa: F811
+    return slowed(server_model, CHUNK_SECONDS)
+
+
+def body(**fields) -> dict:
+    return {"model": "kokoro", "input": "Still here.", "response_format": "pcm", **fields}
+
+
+def raw_post(url: str, payload: dict) -> socket.socket:
+    """A POST sent on a bare socket, so the test can vanish without a word."""
+    where = urlsplit(url)
+    sock = socket.create_connection((where.hostname, where.port))
+    data = json.dumps(payload).encode()
+    sock.sendall(
+        b"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(data)}\r\n\r\n".encode() + data
+    )  # fmt: skip
+    return sock
+
+
+def queue_depth(url: str) -> int:
+    return httpx.get(f"{url}/health").json()["queue_depth"]
+
+
+def wait_for(condition, seconds: float) -> float:
+    """Seconds until ``condition()`` held (fails after ``seconds``)."""
+    start = time.perf_counter()
+    while not condition():
+        assert time.perf_counter() - start < seconds, "condition not met in time"
+        time.sleep(0.02)
+    return time.perf_counter() - start
+
+
+def recovery(url: str) -> float:
+    """Seconds until a fresh request is answered 200 (503s retried at once)."""
+    start = time.perf_counter()
+    while (status := httpx.post(f"{url}/v1/audio/speech", json=body(), timeout=60).status_code) == 503:
+        time.sleep(0.02)
+    assert status == 200
+    return time.perf_counter() - start
+
+
+# -- abandoned requests ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_abandoned_request_frees_its_slot_at_the_next_chunk(slow_model, stream):
+    settings = Settings(api_key=None, queue_size=2, cache_bytes=0)
+    with live_server(create_app(slow_model, settings)) as url:
+        clients = [raw_post(url, body(input=LONG, stream=stream)) for _ in range(2)]
+        wait_for(lambda: queue_depth(url) == 2, 10)
+        if stream:
+            for sock in clients:
+                assert sock.recv(1)  # the first chunk has come: the stream is under way
+        for sock in clients:
+            reset(sock)
+        assert wait_for(lambda: queue_depth(url) == 0, 3 * CHUNK_SECONDS + 1) < 3 * CHUNK_SECONDS + 1
+        assert recovery(url) < 4 * CHUNK_SECONDS + 1  # the running chunks end, then this one's
+
+
+def test_an_abandoned_websocket_frees_its_slot(slow_model):
+    from websockets.sync.client import connect
+
+    with live_server(create_app(slow_model, Settings(api_key=None, queue_size=1, cache_bytes=0))) as url:
+        ws = connect(url.replace("http", "ws") + "/v1/audio/speech/ws")
+        ws.send(json.dumps({"type": "text", "text": LONG}))
+        ws.send(json.dumps({"type": "flush"}))
+        assert isinstance(ws.recv(30), bytes)
+        reset(ws.socket)
+        assert wait_for(lambda: queue_depth(url) == 0, 3 * CHUNK_SECONDS + 1) < 3 * CHUNK_SECONDS + 1
+        assert recovery(url) < 4 * CHUNK_SECONDS + 1
+
+
+# -- secrets --------------------------------------------------------------------------------------
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_the_key_is_taken_from_the_query_only_on_the_websocket_and_never_logged(server_model):  # noqa: F811
+    import uvicorn
+    from websockets.sync.client import connect
+
+    from kokoro_trt.server import uvicorn_config
+
+    app = create_app(server_model, Settings(api_key="s3cret-key"))
+    records = _Records()
+    config = uvicorn_config(app, app.state.settings)
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addHandler(records)
+    try:
+        with live_server(app, config) as url:
+            query = httpx.post(f"{url}/v1/audio/speech?api_key=s3cret-key", json=body())
+            assert query.status_code == 401
+            assert httpx.get(f"{url}/v1/models?x=1&api_key=s3cret-key").status_code == 401
+            with connect(url.replace("http", "ws") + "/v1/audio/speech/ws?api_key=s3cret-key") as ws:
+                ws.send('{"type": "end"}')
+                assert ws.recv() == '{"type":"done"}'
+    finally:
+        for name in ("uvicorn.access", "uvicorn.error"):
+            logging.getLogger(name).removeHandler(records)
+    assert isinstance(config, uvicorn.Config)
+    logged = "\n".join(records.lines)
+    assert "/v1/audio/speech?api_key=" in logged and "WebSocket" in logged  # the lines are there
+    assert "s3cret-key" not in logged
+
+
+# -- WebSocket abuse ------------------------------------------------------------------------------
+
+
+def ws_url(url: str) -> str:
+    return url.replace("http", "ws") + "/v1/audio/speech/ws"
+
+
+@pytest.mark.parametrize(
+    ("origins", "origin", "allowed"),
+    [
+        ((), None, True),  # not a browser
+        ((), "http://localhost:3000", True),
+        ((), "http://127.0.0.1:5173", True),
+        ((), "same", True),
+        ((), "https://evil.example", False),
+        ((), "null", False),
+        (("https://app.example",), "https://app.example", True),
+        (("https://app.example",), "https://evil.example", False),
+        (("*",), "https://evil.example", True),
+    ],
+)
+def test_websocket_origins(server_model, origins, origin, allowed):  # noqa: F811
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    with live_server(create_app(server_model, Settings(api_key=None, ws_origins=origins))) as url:
+        headers = {} if origin is None else {"Origin": url if origin == "same" else origin}
+        if not allowed:
+            with pytest.raises(InvalidStatus) as refused:
+                connect(ws_url(url), additional_headers=headers)
+            assert refused.value.response.status_code == 403
+            return
+        with connect(ws_url(url), additional_headers=headers) as ws:
+            ws.send('{"type": "end"}')
+            assert ws.recv() == '{"type":"done"}'
+
+
+@pytest.fixture(scope="module")
+def small_buffer_url(server_model):  # noqa: F811
+    with live_server(create_app(server_model, Settings(api_key=None, ws_buffer_chars=60_000))) as url:
+        yield url
+
+
+def test_websocket_client_mistakes_get_typed_errors_and_the_socket_stays_open(small_buffer_url, caplog):
+    from websockets.sync.client import connect
+
+    caplog.set_level(logging.INFO)
+    with connect(ws_url(small_buffer_url)) as ws:
+        ws.send(b"\x00\x01 binary")
+        assert json.loads(ws.recv(10))["error"]["code"] == "binary_frame"
+        ws.send("{not json")
+        assert json.loads(ws.recv(10))["error"]["code"] == "invalid_json"
+        ws.send(json.dumps({"type": "text", "text": "x" * 50_000}))
+        ws.send(json.dumps({"type": "text", "text": "y" * 20_000}))
+        full = json.loads(ws.recv(10))["error"]
+        assert full["code"] == "buffer_full" and len(full["message"]) < 300
+        ws.send(json.dumps({"type": "text", "text": " Short. "}))
+        assert isinstance(ws.recv(30), bytes)  # the buffer kept the first text, and it is spoken now
+    assert not [r for r in caplog.records if r.exc_info], "a client's mistake logged a traceback"
+
+
+def test_websocket_text_without_sentence_breaks_is_scanned_in_linear_time(small_buffer_url):
+    """Before: every message rescanned the whole buffer on the event loop (0.17 s per message here)."""
+    from websockets.sync.client import connect
+
+    with connect(ws_url(small_buffer_url)) as ws:
+        ws.send(json.dumps({"type": "text", "text": "word " * 11_000}))
+        start = time.perf_counter()
+        for _ in range(100):
+            ws.send(json.dumps({"type": "text", "text": "Dr. x "}))
+        ws.send(json.dumps({"type": "text", "text": "z" * 10_000}))  # over the limit: answered at once
+        assert json.loads(ws.recv(60))["error"]["code"] == "buffer_full"
+        elapsed = time.perf_counter() - start
+        health = time.perf_counter()
+        httpx.get(f"{small_buffer_url}/health")
+        assert time.perf_counter() - health < 0.5
+    assert elapsed < 3, f"100 short messages took {elapsed:.1f} s"
+
+
+# -- bodies and echoed values ---------------------------------------------------------------------
+
+
+def test_bodies_over_the_limit_are_refused_before_parsing(server_model):  # noqa: F811
+    with live_server(create_app(server_model, Settings(api_key=None, max_body_bytes=10_000))) as url:
+        big = json.dumps(body(input="word " * 4_000)).encode()
+        declared = httpx.post(f"{url}/v1/audio/speech", content=big, headers={"Content-Type": "application/json"})
+        assert declared.status_code == 413 and declared.json()["error"]["code"] == "body_too_large"
+
+        def chunks():
+            for start in range(0, len(big), 1000):
+                yield big[start : start + 1000]
+
+        streamed = httpx.post(f"{url}/v1/audio/speech", content=chunks(), headers={"Content-Type": "application/json"})
+        assert streamed.status_code == 413 and streamed.json()["error"]["code"] == "body_too_large"
+        assert httpx.post(f"{url}/v1/audio/speech", json=body()).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"emotion": "e" * 200_000},
+        {"model": "m" * 200_000},
+        {"voice": "v" * 200_000},
+        {"lang_code": "l" * 200_000},
+        {"x" * 200_000: 1},
+        {"lexicon": {"w" * 200_000: "a"}},
+        {"voice": "af_heart+" + "v" * 500},
+    ],
+)
+def test_errors_never_echo_a_long_client_value(server_model, fields):  # noqa: F811
+    with live_server(create_app(server_model, Settings(api_key=None))) as url:
+        response = httpx.post(f"{url}/v1/audio/speech", json=body(**fields))
+    assert response.status_code == 400
+    assert not re.search(r"(.)\1{100}", response.text), response.text[:300]
+
+
+# -- loading --------------------------------------------------------------------------------------
+
+
+def health_when(url: str, status: str) -> dict:
+    wait_for(lambda: httpx.get(f"{url}/health").json()["status"] == status, 30)
+    return httpx.get(f"{url}/health").json()
+
+
+def test_a_failed_load_is_retried(server_model):  # noqa: F811
+    calls: list[float] = []
+
+    def flaky():
+        calls.append(time.perf_counter())
+        if len(calls) < 3:
+            raise OSError("device busy")
+        return server_model
+
+    settings = Settings(api_key=None, load_attempts=3, load_backoff_s=0.05)
+    with live_server(create_app(flaky, settings)) as url:
+        health_when(url, "ok")
+        assert httpx.post(f"{url}/v1/audio/speech", json=body()).status_code == 200
+    assert len(calls) == 3 and calls[2] - calls[1] >= calls[1] - calls[0] >= 0.05  # backing off
+
+
+def test_a_load_that_keeps_failing_gives_up_with_a_reason_and_no_paths():
+    calls = []
+
+    def broken():
+        calls.append(1)
+        raise FileNotFoundError("no graphs in /home/alice/models/kokoro/graphs/decoder.onnx")
+
+    with live_server(create_app(broken, Settings(api_key=None, load_attempts=2, load_backoff_s=0.01))) as url:
+        health = health_when(url, "error")
+        response = httpx.get(f"{url}/health")
+        assert response.status_code == 500
+        error = httpx.post(f"{url}/v1/audio/speech", json=body()).json()["error"]
+    assert len(calls) == 2
+    assert "FileNotFoundError" in health["error"] and "2 attempts" in health["error"]
+    for text in (health["error"], error["message"]):
+        assert "alice" not in text and "decoder.onnx" not in text
