@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import soundfile as sf
 
 from kokoro_trt.cli import main
@@ -75,3 +76,25 @@ def test_serve_reports_a_bad_setting_in_one_line(monkeypatch, capsys):
     assert main(["serve", "--workers", "0", "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("kokoro-trt: error: serve setting workers:") and "Traceback" not in err
+
+
+def test_speak_flags_reach_the_model(tiny_graphs, voices_dir, tmp_path):
+    """Every synthesis flag shapes the audio (the CLI once lost ``--pitch-range``)."""
+    common = ["--device", "cpu", "--graphs", str(tiny_graphs.directory), "--voices-dir", str(voices_dir), "--float"]
+
+    def spoken(*flags: str):
+        out = tmp_path / f"{len(list(tmp_path.iterdir()))}.wav"
+        assert main(["speak", "Hello there, friend.", "-o", str(out), *common, *flags]) == 0
+        return sf.read(out, dtype="float32")[0]
+
+    plain = spoken()
+    for flags in (["--pitch-range", "2"], ["--pitch", "3"], ["--energy", "1.5"], ["--seed", "9"], ["--lang", "en-gb"]):
+        assert not np.array_equal(spoken(*flags), plain), flags
+    assert np.array_equal(spoken("--pitch-range", "1"), plain)
+
+
+def test_bad_flags_fail_before_the_model_loads(tmp_path, capsys):
+    missing = str(tmp_path / "missing")  # loading would fail with another message
+    assert main(["speak", "Hi.", "--graphs", missing, "--pitch-range", "9"]) == 2
+    err = capsys.readouterr().err
+    assert "pitch_range" in err and "kokoro-trt export" not in err

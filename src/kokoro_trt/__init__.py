@@ -22,6 +22,7 @@ _LAZY = {
     "Speech": "kokoro_trt.runtime",
     "AudioChunk": "kokoro_trt.runtime",
     "download_model": "kokoro_trt.assets",
+    "SynthesisOptions": "kokoro_trt.options",
 }
 
 
@@ -48,6 +49,7 @@ __all__ = [
     "OutputBufferError",
     "Speech",
     "StaleEngineError",
+    "SynthesisOptions",
     "VoiceNotFoundError",
     "download_model",
     "load_kokoro",

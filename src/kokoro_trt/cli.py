@@ -13,13 +13,24 @@ from .errors import KokoroError
 def _speak(args: argparse.Namespace) -> None:
     import soundfile as sf
 
+    from .options import SynthesisOptions
     from .runtime import load_kokoro
+    from .text import load_lexicon
 
+    options = SynthesisOptions(
+        voice=args.voice,
+        speed=args.speed,
+        emotion=args.emotion,
+        pitch_shift=args.pitch,
+        pitch_range=args.pitch_range,
+        energy=args.energy,
+        seed=args.seed,
+        max_seconds=args.max_seconds or None,
+        lang=args.lang,
+        lexicon=load_lexicon(args.lexicon) if args.lexicon else None,
+    )  # checked before the model loads
     model = load_kokoro(args.device, graphs=args.graphs, weights=args.weights, voices_dir=args.voices_dir)
-    speech = model.speak(
-        args.text, args.voice, args.speed, args.emotion, seed=args.seed,
-        pitch_shift=args.pitch, energy=args.energy, max_seconds=args.max_seconds,
-    )  # fmt: skip
+    speech = model.speak(args.text, options=options, phonemes=args.phonemes)
     sf.write(args.output, speech.audio, speech.sample_rate, subtype="FLOAT" if args.float else "PCM_16")
     print(f"wrote {args.output}: {speech.seconds:.2f} s on {speech.backend}")
 
@@ -92,10 +103,14 @@ def _parser() -> argparse.ArgumentParser:
     speak.add_argument("--voice", default="af_heart", help="voice, blend (af_sarah(0.3)+af_jessica(0.7)) or character")
     speak.add_argument("--emotion", default="neutral")
     speak.add_argument("--speed", type=float, default=1.0)
-    speak.add_argument("--pitch", type=float, default=None, help="pitch shift in semitones")
-    speak.add_argument("--energy", type=float, default=None)
-    speak.add_argument("--seed", type=int, default=None)
-    speak.add_argument("--max-seconds", type=float, default=45.0)
+    speak.add_argument("--pitch", type=float, default=None, help="pitch shift in semitones (-12..12)")
+    speak.add_argument("--pitch-range", type=float, default=None, help="pitch range factor (0.25..3; 1: as is)")
+    speak.add_argument("--energy", type=float, default=None, help="loudness/effort factor (0.5..2)")
+    speak.add_argument("--seed", type=int, default=None, help="noise seed (default: a fixed one)")
+    speak.add_argument("--max-seconds", type=float, default=45.0, help="cut at a sentence past this (0: no limit)")
+    speak.add_argument("--lang", help="language (default: the voice's): en-us, en-gb, ...")
+    speak.add_argument("--lexicon", help="YAML/JSON pronunciation dictionary: word → phonemes")
+    speak.add_argument("--phonemes", action="store_true", help="the text is phonemes, not words")
     speak.add_argument("--float", action="store_true", help="write 32-bit float samples instead of 16-bit PCM")
     speak.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     speak.add_argument("--voices-dir", help="folder of voice .pt files (default: HF cache or Hub)")

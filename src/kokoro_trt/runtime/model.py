@@ -20,6 +20,7 @@ import numpy as np
 
 from ..config import SAMPLE_RATE, ModelConfig
 from ..errors import InvalidInputError
+from ..options import DEFAULT_MAX_SECONDS, SynthesisOptions
 from ..text import (
     Chunk,
     NormalizationOptions,
@@ -50,9 +51,6 @@ from .buffers import OutputTarget, wrap_output
 from .noise import DEFAULT_SEED, NoiseBank
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_MAX_SECONDS = 45.0
-"""The Vortex contract: no more than 45 s of audio per call."""
 
 ReturnTensors = Literal["np", "pt"]
 
@@ -177,6 +175,7 @@ class KokoroModel:
         self.samples_per_frame = config.samples_per_frame
         self._noise = NoiseBank(min_length=int(DEFAULT_MAX_SECONDS * SAMPLE_RATE) + config.samples_per_frame)
         self._lock = threading.Lock()
+        self._token_ids = frozenset(config.vocab.values())
 
     @property
     def backend_name(self) -> str:
@@ -192,8 +191,9 @@ class KokoroModel:
         lang: str | None = None,
     ) -> str:
         """Text → phoneme string (normalised, offline G2P); the options as in :meth:`speak`."""
-        lexicon = None if lexicon is None else check_lexicon(lexicon, self.frontend.vocab)
-        return self._frontend(lang).phonemize(text, lexicon, _options(normalization))
+        options = SynthesisOptions(lexicon=lexicon, normalization=normalization, lang=lang)
+        lexicon = None if options.lexicon is None else check_lexicon(options.lexicon, self.frontend.vocab)
+        return self._frontend(options.lang).phonemize(text, lexicon, options.normalization)
 
     def _frontend(self, lang: str | None) -> TextFrontend:
         """The front-end for ``lang`` (``en-us`` or ``en-gb``; ``None``: the model's own), loaded once."""
@@ -208,21 +208,30 @@ class KokoroModel:
 
     def durations(self, ids: list[int], voice_id: str = "af_heart", speed: float = 1.0) -> np.ndarray:
         """Token ids (≤ 510) → frames per model token, boundary tokens included (``len(ids) + 2``)."""
-        if not 1 <= len(ids) <= self.config.max_phonemes:
-            raise InvalidInputError(f"ids must hold 1..{self.config.max_phonemes} tokens, got {len(ids)}")
-        Prosody(speed=speed)  # validates the range
-        style = self.voices.style(voice_id, len(ids))
+        options = SynthesisOptions(voice=voice_id, speed=speed)
+        style = self.voices.style(options.voice, len(self._check_ids(ids)))
         with self._lock:
-            return self.backend.durations(_model_ids(ids), style, speed).durations.copy()
+            return self.backend.durations(_model_ids(ids), style, options.speed).durations.copy()
+
+    def _check_ids(self, ids: object) -> list[int]:
+        """``ids`` if it is a list of 1..510 of the vocabulary's token ids, else :class:`InvalidInputError`."""
+        if not isinstance(ids, (list, tuple)) or not 1 <= len(ids) <= self.config.max_phonemes:
+            count = len(ids) if isinstance(ids, (list, tuple)) else type(ids).__name__
+            raise InvalidInputError(f"ids must be a list of 1..{self.config.max_phonemes} token ids, got {count}")
+        known = self._token_ids
+        bad = next((i for i in ids if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or i not in known), None)
+        if bad is not None:
+            raise InvalidInputError(f"{bad!r} is not a token id of this model's vocabulary")
+        return list(ids)
 
     # -- synthesis ---------------------------------------------------------------------------
 
     def synthesize(
         self,
         text: str,
-        voice_id: str = "af_heart",
-        speed: float = 1.0,
-        emotion: str = "neutral",
+        voice_id: str | None = None,
+        speed: float | None = None,
+        emotion: str | None = None,
         output: Any = None,
         seed: int | None = None,
         **options: Any,
@@ -239,23 +248,23 @@ class KokoroModel:
     def speak(
         self,
         text: str,
-        voice_id: str = "af_heart",
-        speed: float = 1.0,
-        emotion: str = "neutral",
+        voice_id: str | None = None,
+        speed: float | None = None,
+        emotion: str | None = None,
         output: Any = None,
         seed: int | None = None,
         *,
-        pitch_shift: float | None = None,
-        pitch_range: float | None = None,
-        energy: float | None = None,
-        max_seconds: float | None = DEFAULT_MAX_SECONDS,
+        options: SynthesisOptions | None = None,
         return_tensors: ReturnTensors = "np",
         phonemes: bool = False,
-        lexicon: Mapping[str, str] | None = None,
-        normalization: NormalizationOptions | None = None,
-        lang: str | None = None,
+        **overrides: Any,
     ) -> Speech:
         """Synthesize ``text`` (or a phoneme string when ``phonemes=True``) with word timestamps.
+
+        How to speak comes from ``options`` (:class:`~kokoro_trt.SynthesisOptions`; default: its
+        defaults) with ``voice_id``, ``speed``, ``emotion`` and ``seed`` replacing its fields when not
+        ``None``, and any of its other fields given as keywords (``pitch_shift=2``, ``max_seconds=None``,
+        ``lang="en-gb"``...) replacing them too.
 
         ``voice_id`` is a stock voice, a blend (``af_sarah(0.3)+af_jessica(0.7)``) or a character
         (``rick_c137``). Prosody composes in this order: the character's defaults, then the emotion
@@ -270,27 +279,15 @@ class KokoroModel:
         is loaded on first use; ``None``: the model's own).
         """
         target = self._output_target(output)
-        request = self._request(
-            text,
-            voice_id,
-            speed,
-            emotion,
-            seed,
-            pitch_shift,
-            pitch_range,
-            energy,
-            max_seconds,
-            lexicon,
-            normalization,
-            lang,
-        )
+        settings = _merge(options, voice_id, speed, emotion, seed, overrides)
+        request = self._request(text, settings)
         items = self._items(text, phonemes, request)
         cancelled = _CANCELLED.get()
         with self._lock:
             planned = list(self._plan(items, request))
             if not any(isinstance(p, _Planned) for p in planned):
                 raise InvalidInputError(
-                    f"the first sentence alone is longer than max_seconds={max_seconds:g}"
+                    f"the first sentence alone is longer than max_seconds={settings.max_seconds:g}"
                 )
             truncated = len(planned) < len(items) or getattr(planned[-1], "cut", False)
             total = sum(self._samples(p) for p in planned)
@@ -311,21 +308,16 @@ class KokoroModel:
     def stream(
         self,
         text: str,
-        voice_id: str = "af_heart",
-        speed: float = 1.0,
-        emotion: str = "neutral",
+        voice_id: str | None = None,
+        speed: float | None = None,
+        emotion: str | None = None,
         output: Any = None,
         seed: int | None = None,
         *,
-        pitch_shift: float | None = None,
-        pitch_range: float | None = None,
-        energy: float | None = None,
-        max_seconds: float | None = DEFAULT_MAX_SECONDS,
+        options: SynthesisOptions | None = None,
         phonemes: bool = False,
-        lexicon: Mapping[str, str] | None = None,
-        normalization: NormalizationOptions | None = None,
-        lang: str | None = None,
         first_chunk_tokens: int | None = 30,
+        **overrides: Any,
     ) -> Iterator[AudioChunk]:
         """Yield audio chunk by chunk, each as soon as it is ready; the options are :meth:`speak`'s.
 
@@ -333,26 +325,16 @@ class KokoroModel:
         the first one, at most ``first_chunk_tokens`` phonemes cut at a clause (else a word), comes
         alone so it arrives fast: ~0.45 s on two CPU cores (``None``: no separate head). A
         ``[pause:…]`` comes as a chunk of silence. With ``output``, chunks are written into it and
-        yielded as views."""
-        if first_chunk_tokens is not None and not 1 <= first_chunk_tokens <= MAX_TOKENS:
+        yielded as views. Like any generator, nothing (not even checking the arguments) runs before
+        the first ``next``, so a caller can start it in a worker thread."""
+        if first_chunk_tokens is not None and not (
+            isinstance(first_chunk_tokens, int) and 1 <= first_chunk_tokens <= MAX_TOKENS
+        ):
             raise InvalidInputError(
-                f"first_chunk_tokens must be in 1..{MAX_TOKENS}, got {first_chunk_tokens}"
+                f"first_chunk_tokens must be an integer in 1..{MAX_TOKENS}, got {first_chunk_tokens!r}"
             )
         target = self._output_target(output)
-        request = self._request(
-            text,
-            voice_id,
-            speed,
-            emotion,
-            seed,
-            pitch_shift,
-            pitch_range,
-            energy,
-            max_seconds,
-            lexicon,
-            normalization,
-            lang,
-        )
+        request = self._request(text, _merge(options, voice_id, speed, emotion, seed, overrides))
         items = self._items(text, phonemes, request, first_chunk_tokens)
         offset = 0
         plans = self._plan(items, request)
@@ -418,52 +400,34 @@ class KokoroModel:
         target.require_device(self.backend.output_devices, self.backend.name)
         return target
 
-    def _request(
-        self,
-        text,
-        voice_id,
-        speed,
-        emotion,
-        seed,
-        pitch_shift,
-        pitch_range,
-        energy,
-        max_seconds,
-        lexicon,
-        normalization,
-        lang,
-    ) -> _Request:
-        """Validate every argument (before any model work) and resolve voice and prosody."""
+    def _request(self, text: str, options: SynthesisOptions) -> _Request:
+        """Check ``options`` against the loaded model (before any model work); resolve voice and prosody."""
         if not isinstance(text, str):
             raise InvalidInputError(f"text must be a string, got {type(text).__name__}")
-        Prosody(speed=speed)  # the multiplier itself must be in range
-        character = self.characters.get(voice_id)
-        if emotion not in self.emotions:
-            raise not_found("emotion", emotion, self.emotions)
+        character = self.characters.get(options.voice)
+        if options.emotion not in self.emotions:
+            raise not_found("emotion", options.emotion, self.emotions)
         prosody = resolve_prosody(
-            character, self.emotions[emotion], pitch_shift=pitch_shift, pitch_range=pitch_range, energy=energy
+            character,
+            self.emotions[options.emotion],
+            pitch_shift=options.pitch_shift,
+            pitch_range=options.pitch_range,
+            energy=options.energy,
         )
         low, high = LIMITS["speed"]
-        prosody = dataclasses.replace(prosody, speed=min(max(prosody.speed * speed, low), high))
-        voice = character.voice if character else voice_id
+        prosody = dataclasses.replace(prosody, speed=min(max(prosody.speed * options.speed, low), high))
+        voice = character.voice if character else options.voice
         self.voices.pack(voice)  # unknown voice: fail before any work
-        if max_seconds is not None and max_seconds <= 0:
-            raise InvalidInputError(f"max_seconds must be positive, got {max_seconds}")
-        if seed is not None and not (isinstance(seed, (int, np.integer)) and 0 <= seed < 2**63):
-            raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}")
-        max_samples = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
-        seed = DEFAULT_SEED if seed is None else int(seed)
-        lexicon = None if lexicon is None else check_lexicon(lexicon, self.frontend.vocab)
-        frontend = self._frontend(lang)  # an unknown language: fail before any work
+        lexicon = None if options.lexicon is None else check_lexicon(options.lexicon, self.frontend.vocab)
         return _Request(
             voice,
             prosody,
-            seed,
-            max_samples,
+            DEFAULT_SEED if options.seed is None else options.seed,
+            None if options.max_seconds is None else int(options.max_seconds * SAMPLE_RATE),
             len(text.split()),
             lexicon,
-            _options(normalization),
-            frontend.lang,
+            options.normalization,
+            self._frontend(options.lang).lang,  # an unknown language: fail before any work
         )
 
     def _items(
@@ -632,12 +596,25 @@ class KokoroModel:
         return [dataclasses.replace(w, start=w.start + shift, end=w.end + shift) for w in words]
 
 
-def _options(normalization: NormalizationOptions | None) -> NormalizationOptions | None:
-    if normalization is not None and not isinstance(normalization, NormalizationOptions):
-        raise InvalidInputError(
-            f"normalization must be NormalizationOptions, got {type(normalization).__name__}"
-        )
-    return normalization
+def _merge(
+    options: SynthesisOptions | None,
+    voice_id: str | None,
+    speed: float | None,
+    emotion: str | None,
+    seed: int | None,
+    overrides: dict[str, Any],
+) -> SynthesisOptions:
+    """``options`` (default: the defaults) with the positional arguments that are not ``None`` and the
+    keyword ``overrides`` applied."""
+    if options is None:
+        options = SynthesisOptions()
+    elif not isinstance(options, SynthesisOptions):
+        raise InvalidInputError(f"options must be SynthesisOptions, got {type(options).__name__}")
+    given = {"voice": voice_id, "speed": speed, "emotion": emotion, "seed": seed}
+    clash = sorted(name for name, value in given.items() if value is not None and name in overrides)
+    if clash:
+        raise InvalidInputError(f"{clash[0]} is given twice")
+    return options.replace(**{name: value for name, value in given.items() if value is not None}, **overrides)
 
 
 async def _off_loop(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:

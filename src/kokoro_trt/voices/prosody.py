@@ -34,8 +34,8 @@ def check_field(name: str, value: object) -> float:
     low, high = LIMITS[name]
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise InvalidInputError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}.")
-    if not (math.isfinite(value) and low <= value <= high):
-        raise InvalidInputError(f"{name}={value:g} is out of range; it must be in [{low:g}, {high:g}].")
+    if not low <= value <= high:  # false for NaN too; no float() that a huge int would overflow
+        raise InvalidInputError(f"{name}={value!r:.40} is out of range; it must be in [{low:g}, {high:g}].")
     return float(value)
 
 
