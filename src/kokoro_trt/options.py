@@ -122,7 +122,7 @@ FIELDS = frozenset(field.name for field in dataclasses.fields(SynthesisOptions))
 
 
 def _check_name(name: str, value: object) -> None:
-    if not _text(value):
+    if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(f"{name} must be a non-empty string, got {_show(value)}")
     if len(value) > MAX_NAME_CHARS:
         raise InvalidInputError(f"{name} is {len(value)} characters long; at most {MAX_NAME_CHARS} are allowed")

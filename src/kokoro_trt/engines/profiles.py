@@ -80,10 +80,9 @@ def stage_profile(
                 f"{stage} graph input {name!r} has shape {tuple(shape)}; expected dynamic axes "
                 f"{sorted(dynamic)} only — re-export the graphs (`kokoro-trt export`)"
             )
-        profile[name] = tuple(
-            tuple(
-                getattr(ranges[dynamic[i]], bound) if i in dynamic else size for i, size in enumerate(shape)
-            )
+        low, opt, high = (
+            tuple(int(getattr(ranges[dynamic[i]], bound)) if i in dynamic else size for i, size in enumerate(shape))
             for bound in ("min", "opt", "max")
         )
+        profile[name] = (low, opt, high)
     return profile

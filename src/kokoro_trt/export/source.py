@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 
 import torch
+from kokoro.istftnet import SourceModuleHnNSF
 from torch import nn
 
 PHASE_QUANTUM = 2.0**-12
@@ -33,7 +34,11 @@ PHASE_QUANTUM = 2.0**-12
 class HarmonicSource(nn.Module):
     """F0 curve at frame rate [B, F2] and unit noise [B, F2 * scale] → excitation [B, F2 * scale]."""
 
-    def __init__(self, m_source: nn.Module, upsample_scale: int) -> None:
+    harmonics: torch.Tensor
+    offsets: torch.Tensor
+    repeat: torch.Tensor
+
+    def __init__(self, m_source: SourceModuleHnNSF, upsample_scale: int) -> None:
         super().__init__()
         if upsample_scale % 2:
             raise ValueError(f"the up-sampling factor must be even, got {upsample_scale}")

@@ -20,10 +20,13 @@ compiler rejects a ``Resize`` after an LSTM over a dynamic length (``resize_lowe
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 from kokoro.istftnet import UpSample1d
+from kokoro.model import KModel
+from kokoro.modules import DurationEncoder, TextEncoder
 from torch import nn
 
 from .source import HarmonicSource
@@ -31,6 +34,7 @@ from .stft import ConvSTFT
 
 STYLE_SPLIT = 128
 """Columns 0..127 of a style vector feed the decoder, 128..255 the prosody predictor."""
+M = TypeVar("M", bound=nn.Module)
 
 
 class RepeatUpsample(nn.Module):
@@ -40,7 +44,7 @@ class RepeatUpsample(nn.Module):
         return torch.stack((x, x), dim=-1).flatten(-2)
 
 
-def repeat_upsampling(module: nn.Module) -> nn.Module:
+def repeat_upsampling(module: M) -> M:
     """Swap every up-sampling ``UpSample1d`` inside ``module`` for :class:`RepeatUpsample` (in place)."""
     for block in module.modules():
         upsample = getattr(block, "upsample", None)
@@ -49,7 +53,7 @@ def repeat_upsampling(module: nn.Module) -> nn.Module:
     return module
 
 
-def _duration_encoder(encoder: nn.Module, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+def _duration_encoder(encoder: DurationEncoder, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
     """``DurationEncoder.forward`` for one unpadded sequence: x [1, C, T] → [1, T, C + S]."""
     s = style.unsqueeze(2).expand(-1, -1, x.shape[2])  # [1, S, T]
     x = torch.cat([x, s], dim=1)
@@ -62,7 +66,7 @@ def _duration_encoder(encoder: nn.Module, x: torch.Tensor, style: torch.Tensor) 
     return x.transpose(1, 2)
 
 
-def _text_encoder(encoder: nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
+def _text_encoder(encoder: TextEncoder, input_ids: torch.Tensor) -> torch.Tensor:
     """``TextEncoder.forward`` for one unpadded sequence: ids [1, T] → [1, C, T]."""
     x = encoder.embedding(input_ids).transpose(1, 2)
     for layer in encoder.cnn:
@@ -88,7 +92,7 @@ def round_durations(frames: torch.Tensor, carry_rounding: bool = True) -> torch.
 class DurationStage(nn.Module):
     """ids [1, T], style [1, 256], speed [1] → durations [T] int64, d [1, T, 640], t_en [1, 512, T]."""
 
-    def __init__(self, kmodel: nn.Module, carry_rounding: bool = True) -> None:
+    def __init__(self, kmodel: KModel, carry_rounding: bool = True) -> None:
         super().__init__()
         self.carry_rounding = carry_rounding
         self.bert = kmodel.bert
@@ -110,7 +114,7 @@ class DurationStage(nn.Module):
 class ProsodyStage(nn.Module):
     """d [1, T, 640], frame_index [F], style [1, 256] → F0 [1, 2F], N [1, 2F]."""
 
-    def __init__(self, kmodel: nn.Module) -> None:
+    def __init__(self, kmodel: KModel) -> None:
         super().__init__()
         self.predictor = repeat_upsampling(kmodel.predictor)
 
@@ -125,7 +129,7 @@ class DecoderStage(nn.Module):
     ``L = F × samples_per_frame``; ``noise`` is standard normal (see :mod:`.source`).
     """
 
-    def __init__(self, kmodel: nn.Module) -> None:
+    def __init__(self, kmodel: KModel) -> None:
         super().__init__()
         self.decoder = repeat_upsampling(kmodel.decoder)
         generator = self.decoder.generator

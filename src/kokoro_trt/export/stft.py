@@ -28,6 +28,10 @@ def _angle(real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
 class ConvSTFT(nn.Module):
     """Forward transform to (magnitude, phase) and inverse from (magnitude, phase)."""
 
+    analysis: torch.Tensor
+    synthesis: torch.Tensor
+    window_sq: torch.Tensor
+
     def __init__(self, n_fft: int, hop_length: int) -> None:
         super().__init__()
         self.n_fft = n_fft

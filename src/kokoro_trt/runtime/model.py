@@ -12,7 +12,7 @@ import contextvars
 import dataclasses
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -318,7 +318,7 @@ class KokoroModel:
         phonemes: bool = False,
         first_chunk_tokens: int | None = 30,
         **overrides: Any,
-    ) -> Iterator[AudioChunk]:
+    ) -> Generator[AudioChunk, None, None]:
         """Yield audio chunk by chunk, each as soon as it is ready; the options are :meth:`speak`'s.
 
         Chunks are :meth:`speak`'s (whole sentences up to the model's limit) except that the head of
@@ -459,8 +459,8 @@ class KokoroModel:
             after = items[k + 1] if k + 1 < len(items) else None
             rest = after if isinstance(after, Chunk) and after.continues else None
             for plan in self._parts(item, rest, request, follows=used > 0):
-                room = None if request.max_samples is None else request.max_samples - used
-                if room is not None and self._samples(plan) > room:
+                if request.max_samples is not None and self._samples(plan) > request.max_samples - used:
+                    room = request.max_samples - used
                     logger.warning(
                         "Script truncated to fit %gs duration (original: %d words)",
                         request.max_samples / SAMPLE_RATE,

@@ -26,8 +26,13 @@ class TextFeatures:
 class Backend(Protocol):
     """Runs the ``duration``, ``prosody`` and ``decoder`` graphs for one sequence."""
 
-    name: str
-    output_devices: tuple[str, ...]  # where ``decode`` can write: "cpu", "cuda"
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def output_devices(self) -> tuple[str, ...]:
+        """Where :meth:`decode` can write: ``"cpu"``, ``"cuda"``."""
+        ...
 
     def durations(self, input_ids: np.ndarray, style: np.ndarray, speed: float) -> TextFeatures: ...
 
