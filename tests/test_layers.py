@@ -89,3 +89,13 @@ def test_no_circle_between_folders():
 def test_lower_layers_never_import_upper_ones(lower, upper):
     offenders = [m for m, deps in GRAPH.items() if _folder(m) == lower and any(_folder(d) == upper for d in deps)]
     assert not offenders, f"{lower} imports {upper}: {offenders}"
+
+
+def test_the_token_limit_has_one_source():
+    from kokoro_trt.config import CONTEXT_TOKENS, MAX_PHONEMES, ModelConfig
+    from kokoro_trt.engines import MAX_TOKENS as ENGINE_TOKENS
+    from kokoro_trt.text.frontend import MAX_TOKENS as CHUNK_PHONEMES
+
+    config = ModelConfig.default()
+    assert config.context_length == CONTEXT_TOKENS == ENGINE_TOKENS
+    assert config.max_phonemes == MAX_PHONEMES == CHUNK_PHONEMES

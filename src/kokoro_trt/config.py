@@ -14,6 +14,10 @@ from .errors import ModelNotFoundError
 
 SAMPLE_RATE = 24_000
 """Kokoro speaks at 24 kHz mono."""
+CONTEXT_TOKENS = 512
+"""Kokoro-82M v1.0's context: the most tokens one pass reads (``ModelConfig.default().context_length``)."""
+MAX_PHONEMES = CONTEXT_TOKENS - 2
+"""Phonemes one pass speaks: the context minus the two boundary tokens."""
 
 
 @dataclass(frozen=True)

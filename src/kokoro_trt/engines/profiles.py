@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ..config import CONTEXT_TOKENS
 from ..errors import EngineBuildError
 
-MAX_TOKENS = 512
+MAX_TOKENS = CONTEXT_TOKENS
 MAX_FRAMES = 2048
 
 # Dynamic axes of each graph's inputs (as declared by the exporter's SPECS).

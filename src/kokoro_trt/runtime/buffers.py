@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import SAMPLE_RATE
 from ..errors import OutputBufferError
 
 _DLPACK_CPU, _DLPACK_CUDA = 1, 2
@@ -43,7 +44,7 @@ class OutputTarget:
         if samples > self.capacity:
             raise OutputBufferError(
                 f"output buffer holds {self.capacity} samples but this audio needs {samples} "
-                f"({samples / 24000:.2f} s); pass a larger buffer or a lower max_seconds"
+                f"({samples / SAMPLE_RATE:.2f} s); pass a larger buffer or a lower max_seconds"
             )
 
 

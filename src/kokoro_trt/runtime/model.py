@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from ..config import SAMPLE_RATE, ModelConfig
+from ..config import MAX_PHONEMES, SAMPLE_RATE, ModelConfig
 from ..errors import InvalidInputError
 from ..options import DEFAULT_MAX_SECONDS, SynthesisOptions
 from ..text import (
@@ -32,7 +32,6 @@ from ..text import (
     split_pauses,
     word_timestamps,
 )
-from ..text.frontend import MAX_TOKENS
 from ..text.punctuation import SENTENCE_END
 from ..voices import (
     LIMITS,
@@ -328,10 +327,10 @@ class KokoroModel:
         yielded as views. Like any generator, nothing (not even checking the arguments) runs before
         the first ``next``, so a caller can start it in a worker thread."""
         if first_chunk_tokens is not None and not (
-            isinstance(first_chunk_tokens, int) and 1 <= first_chunk_tokens <= MAX_TOKENS
+            isinstance(first_chunk_tokens, int) and 1 <= first_chunk_tokens <= MAX_PHONEMES
         ):
             raise InvalidInputError(
-                f"first_chunk_tokens must be an integer in 1..{MAX_TOKENS}, got {first_chunk_tokens!r}"
+                f"first_chunk_tokens must be an integer in 1..{MAX_PHONEMES}, got {first_chunk_tokens!r}"
             )
         target = self._output_target(output)
         request = self._request(text, _merge(options, voice_id, speed, emotion, seed, overrides))
