@@ -91,22 +91,26 @@ class FailingModel(Wrapped):
 
 
 class _SlowBackend:
-    """A backend whose decoder takes ``seconds`` longer per chunk: long requests from a tiny model."""
+    """A backend whose decoder takes ``seconds`` longer per chunk (long requests from a tiny model) and
+    counts the chunks it decoded."""
 
     def __init__(self, inner: Any, seconds: float) -> None:
         self.inner, self.seconds = inner, seconds
+        self.decoded = 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
     def decode(self, *args: Any) -> Any:
         time.sleep(self.seconds)
+        self.decoded += 1
         return self.inner.decode(*args)
 
 
 def slowed(model: Any, seconds: float) -> Any:
     """A real :class:`KokoroModel` sharing ``model``'s parts, each chunk ``seconds`` slower to decode (so
-    its own cancellation, which acts between chunks, is what a test sees)."""
+    its own cancellation, which acts between chunks, is what a test sees); ``.backend.decoded`` counts
+    the chunks."""
     from kokoro_trt.runtime import KokoroModel
 
     return KokoroModel(

@@ -9,9 +9,10 @@ from functools import partial
 from typing import Any
 
 from .app import create_app
+from .redact import uvicorn_config
 from .settings import API_KEY_ENV, Settings
 
-__all__ = ["API_KEY_ENV", "Settings", "create_app", "serve"]
+__all__ = ["API_KEY_ENV", "Settings", "create_app", "serve", "uvicorn_config"]
 
 
 def serve(settings: Settings | None = None, **overrides: Any) -> None:
@@ -29,5 +30,4 @@ def serve(settings: Settings | None = None, **overrides: Any) -> None:
         load_kokoro, settings.device, graphs=settings.graphs, weights=settings.weights,
         voices_dir=settings.voices_dir, lang=settings.lang,
     )  # fmt: skip
-    app = create_app(loader, settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    uvicorn.Server(uvicorn_config(create_app(loader, settings), settings)).run()

@@ -1,4 +1,7 @@
-"""Optional bearer-token auth: off unless ``Settings.api_key`` is set."""
+"""Optional bearer-token auth: off unless ``Settings.api_key`` is set.
+
+The key travels in the ``Authorization`` header; only the WebSocket route also takes ``?api_key=``, as
+browsers cannot set headers there (URLs get logged: ``redact`` keeps the key out of the access log)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ def _presented(connection: HTTPConnection) -> str | None:
     scheme, _, token = connection.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    return connection.query_params.get("api_key")  # browsers cannot set WebSocket headers
+    return connection.query_params.get("api_key") if connection.scope["type"] == "websocket" else None
 
 
 def check_api_key(connection: HTTPConnection, api_key: str | None) -> None:

@@ -11,34 +11,30 @@ Server → client: binary audio frames (one continuous stream in ``response_form
 from __future__ import annotations
 
 import asyncio
-import unicodedata
+import json
+from contextlib import aclosing
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from ..errors import KokoroError
-from ..text import split_sentences
 from .auth import check_api_key
 from .bodies import timestamps
 from .encoders import Encoder, apply_gain, make_encoder
-from .errors import ApiError, from_exception, validation_error
+from .errors import ApiError, from_exception, shown, validation_error
 from .jobs import prepare
+from .origins import origin_allowed
 from .schemas import SpeechOptions
 from .service import Service
+from .textbuffer import SentenceBuffer, split_complete
+
+__all__ = ["router", "split_complete"]  # split_complete: where tests/test_text_sentences.py finds it
 
 router = APIRouter()
 
-_NEXT_SENTENCE = "Next"
-"""Appended to the buffer to ask the splitter whether its last sentence is over whatever follows."""
-
-
-def split_complete(buffer: str) -> tuple[str, str]:
-    """``(complete sentences, the unfinished rest)`` of ``buffer``: a sentence is complete once a new
-    one could start after it (``"Please call Dr. "`` waits for the name; ``"Hi there. "`` does not)."""
-    buffer = unicodedata.normalize("NFC", buffer)  # what the splitter's offsets refer to
-    *complete, _ = split_sentences(buffer + _NEXT_SENTENCE)
-    done = "".join(complete)
-    return done, buffer[len(done) :]
+OFF_LOOP_CHARS = 2048
+"""New text longer than this is scanned for sentences in a thread (a 64 KB scan takes ~0.2 s)."""
 
 
 class _Session:
@@ -47,7 +43,7 @@ class _Session:
     def __init__(self, ws: WebSocket, service: Service) -> None:
         self.ws, self.service = ws, service
         self.options = SpeechOptions(response_format="pcm")
-        self.buffer = ""
+        self.buffer = SentenceBuffer(service.settings.ws_buffer_chars)
         self.encoder: Encoder | None = None
 
     def configure(self, fields: dict) -> None:
@@ -65,17 +61,25 @@ class _Session:
             )
         pieces, outcome = await self.service.stream(prepared.job)
         words = []
-        async for piece in pieces:
-            words += timestamps(piece.words)
-            audio = apply_gain(piece.audio, prepared.volume)
-            await self._send_bytes(await asyncio.to_thread(self.encoder.encode, audio))
+        async with aclosing(pieces):  # a client gone mid-text stops the synthesis here, not at its end
+            async for piece in pieces:
+                words += timestamps(piece.words)
+                audio = apply_gain(piece.audio, prepared.volume)
+                await self._send_bytes(await asyncio.to_thread(self.encoder.encode, audio))
         await self.ws.send_json(
             {"type": "segment", "text": text.strip(), "samples": outcome.samples, "words": words}
         )
 
+    async def append(self, text: str) -> None:
+        """Buffers ``text`` and speaks the sentences it completes."""
+        if len(text) > OFF_LOOP_CHARS:
+            ready = await asyncio.to_thread(self.buffer.append, text)
+        else:
+            ready = self.buffer.append(text)
+        await self.speak(ready)
+
     async def end(self) -> None:
-        await self.speak(self.buffer)
-        self.buffer = ""
+        await self.speak(self.buffer.take())
         if self.encoder is not None:
             await self._send_bytes(await asyncio.to_thread(self.encoder.finish))
         await self.ws.send_json({"type": "done"})
@@ -90,17 +94,15 @@ class _Session:
                 raise ApiError(
                     400, "a text message needs a string 'text'", param="text", code="invalid_value"
                 )
-            ready, self.buffer = split_complete(self.buffer + message["text"])
-            await self.speak(ready)
+            await self.append(message["text"])
         elif kind == "flush":
-            text, self.buffer = self.buffer, ""
-            await self.speak(text)
+            await self.speak(self.buffer.take())
         elif kind == "end":
             await self.end()
             return False
         else:
             raise ApiError(
-                400, f"unknown message type {kind!r}: use config, text, flush or end", param="type"
+                400, f"unknown message type {shown(kind)}: use config, text, flush or end", param="type"
             )
         return True
 
@@ -109,10 +111,28 @@ class _Session:
             await self.ws.send_bytes(data)
 
 
+def parsed(message: dict[str, Any]) -> dict:
+    """The JSON object a received frame holds; a 400 :class:`ApiError` for anything else."""
+    if message.get("text") is None:
+        raise ApiError(400, "binary frames are not part of this protocol: send JSON text frames",
+                       code="binary_frame")  # fmt: skip
+    try:
+        value = json.loads(message["text"])
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"invalid JSON: {exc.msg} at character {exc.pos}", code="invalid_json") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "messages must be JSON objects", code="invalid_value")
+    return value
+
+
 @router.websocket("/v1/audio/speech/ws")
 async def speech_ws(ws: WebSocket) -> None:
+    settings = ws.app.state.settings
+    if not origin_allowed(ws, settings):
+        await ws.close(code=1008, reason="origin not allowed (setting ws_origins)")
+        return
     try:
-        check_api_key(ws, ws.app.state.settings.api_key)
+        check_api_key(ws, settings.api_key)
         service = ws.app.state.model.require()
     except ApiError as exc:
         await ws.close(code=1008 if exc.status == 401 else 1013, reason=exc.message[:120])
@@ -120,17 +140,14 @@ async def speech_ws(ws: WebSocket) -> None:
     await ws.accept()
     session = _Session(ws, service)
     try:
-        while True:
+        while (message := await ws.receive())["type"] != "websocket.disconnect":
             try:
-                message = await ws.receive_json()
-                if not isinstance(message, dict):
-                    raise ApiError(400, "messages must be JSON objects", code="invalid_value")
-                if not await session.handle(message):
-                    break
+                if not await session.handle(parsed(message)):
+                    await ws.close()
+                    return
             except ValidationError as exc:
                 await ws.send_json({"type": "error", **validation_error(exc.errors()).body()})
-            except (ApiError, KokoroError, ValueError) as exc:
+            except (ApiError, KokoroError) as exc:  # the client's mistake, or a busy server
                 await ws.send_json({"type": "error", **from_exception(exc).body()})
-        await ws.close()
     except WebSocketDisconnect:
         pass
