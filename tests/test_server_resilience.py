@@ -106,7 +106,7 @@ def test_a_failed_load_is_reported():
     def loader():
         raise FileNotFoundError("no graphs here")
 
-    with live_server(create_app(loader, Settings(api_key=None))) as url:
+    with live_server(create_app(loader, Settings(api_key=None, load_attempts=1))) as url:
         for _ in range(600):
             health = httpx.get(f"{url}/health")
             if health.json()["status"] != "loading":
