@@ -284,3 +284,17 @@ def test_lang_picks_the_english_front_end_for_one_call(tiny_model):
     assert tiny_model.phonemize("Water the tomatoes.") == american  # the model's own is unchanged
     with pytest.raises(InvalidInputError, match="unsupported language"):
         tiny_model.speak("Water.", lang="fr-fr")
+
+
+def test_front_end_reads_only_what_max_seconds_can_speak(tiny_model, monkeypatch):
+    """A megabyte with a 5 s limit is cut before normalisation and G2P, and reported as truncated."""
+    frontend = tiny_model._frontend(None)
+    read: list[int] = []
+    chunks = frontend.chunks
+    monkeypatch.setattr(frontend, "chunks", lambda text, **kw: read.append(len(text)) or chunks(text, **kw))
+    huge = "The quick brown fox jumps over the lazy dog. " * 25_000
+    speech = tiny_model.speak(huge, max_seconds=5)
+    assert speech.truncated and 0 < sum(read) <= 1000
+    read.clear()
+    whole = tiny_model.speak(huge[:450], max_seconds=None)
+    assert sum(read) == 450 and not whole.truncated  # no limit: every character is read

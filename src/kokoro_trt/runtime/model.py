@@ -59,6 +59,9 @@ _JOIN_LEAD_FRAMES = 2
 already ends with; after a ``[pause:…]`` it would make the pause longer than asked."""
 _LOOKAHEAD_TOKENS = 40
 """How far past a streamed head its own duration pass reads (phonemes, cut at a word end)."""
+_MAX_CHARS_PER_SECOND = 80
+"""More text than a second of audio at speed 1 can speak: Kokoro reads ~16 characters a second (a 45 s
+script is ~750), and the margin covers text the normaliser drops (markup, emoji, spaces)."""
 T = TypeVar("T")
 
 _CANCELLED: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("cancelled", default=None)
@@ -280,7 +283,7 @@ class KokoroModel:
         target = self._output_target(output)
         settings = _merge(options, voice_id, speed, emotion, seed, overrides)
         request = self._request(text, settings)
-        items = self._items(text, phonemes, request)
+        items, cut = self._items(text, phonemes, request)
         cancelled = _CANCELLED.get()
         with self._lock:
             planned = list(self._plan(items, request))
@@ -288,7 +291,7 @@ class KokoroModel:
                 raise InvalidInputError(
                     f"the first sentence alone is longer than max_seconds={settings.max_seconds:g}"
                 )
-            truncated = len(planned) < len(items) or getattr(planned[-1], "cut", False)
+            truncated = cut or len(planned) < len(items) or getattr(planned[-1], "cut", False)
             total = sum(self._samples(p) for p in planned)
             if target is None:
                 target = wrap_output(_allocate(total, return_tensors))
@@ -334,7 +337,7 @@ class KokoroModel:
             )
         target = self._output_target(output)
         request = self._request(text, _merge(options, voice_id, speed, emotion, seed, overrides))
-        items = self._items(text, phonemes, request, first_chunk_tokens)
+        items, _ = self._items(text, phonemes, request, first_chunk_tokens)
         offset = 0
         plans = self._plan(items, request)
         while True:
@@ -431,10 +434,12 @@ class KokoroModel:
 
     def _items(
         self, text: str, phonemes: bool, request: _Request, head_tokens: int | None = None
-    ) -> list[_Item]:
-        """Chunks (the first one's head split off with ``head_tokens``) and the pauses between them."""
+    ) -> tuple[list[_Item], bool]:
+        """Chunks (the first one's head split off with ``head_tokens``) and the pauses between them, and
+        whether the text was cut first: the front-end never reads more than ``max_seconds`` can speak."""
+        readable = _readable(text, request)
         items: list[_Item] = []
-        for part in split_pauses(text):
+        for part in split_pauses(readable):
             if isinstance(part, Pause):
                 items.append(part)
                 continue
@@ -447,7 +452,7 @@ class KokoroModel:
                 )
         if not any(isinstance(i, Chunk) for i in items):
             raise InvalidInputError(f"text has nothing speakable: {text[:80]!r}")
-        return items
+        return items, len(readable) < len(text)
 
     def _plan(self, items: list[_Item], request: _Request) -> Iterator[_PlannedItem]:
         """Durations item by item, stopping at the sentence or pause that would pass ``max_samples``."""
@@ -631,6 +636,19 @@ async def _off_loop(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         cancelled.set()
         future.add_done_callback(lambda f: f.cancelled() or f.exception())  # _Cancelled is expected
         raise
+
+
+def _readable(text: str, request: _Request) -> str:
+    """The start of ``text`` that ``max_seconds`` could possibly speak, cut at a space: a megabyte sent
+    with a 45 s limit is not normalised and phonemised in full only to be thrown away."""
+    if request.max_samples is None:
+        return text
+    seconds = request.max_samples / SAMPLE_RATE * request.prosody.speed
+    limit = int(seconds * _MAX_CHARS_PER_SECOND) + _MAX_CHARS_PER_SECOND
+    if len(text) <= limit:
+        return text
+    space = text.rfind(" ", limit // 2, limit)
+    return text[: space if space > 0 else limit]
 
 
 def _write_silence(target: OutputTarget, offset: int, samples: int) -> None:
