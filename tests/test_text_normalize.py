@@ -39,9 +39,14 @@ def test_words_map_original_to_spoken_span() -> None:
     norm = normalize("Dr. Smith paid $5.3 billion at 3:30 PM, I’m told.")
     pairs = [(w.original, w.spoken) for w in norm.words]
     assert pairs == [
-        ("Dr.", "Doctor"), ("Smith", "Smith"), ("paid", "paid"),
-        ("$5.3 billion", "five point three billion dollars"), ("at", "at"),
-        ("3:30 PM", "three thirty P M"), ("I’m", "I'm"), ("told", "told"),
+        ("Dr.", "Doctor"),
+        ("Smith", "Smith"),
+        ("paid", "paid"),
+        ("$5.3 billion", "five point three billion dollars"),
+        ("at", "at"),
+        ("3:30 PM", "three thirty P M"),
+        ("I’m", "I'm"),
+        ("told", "told"),
     ]
     for w in norm.words:
         assert norm.text[w.start : w.end] == w.spoken
@@ -78,3 +83,40 @@ def test_random_unicode_only_raises_invalid_input(text: str) -> None:
     assert norm.text == norm.text.strip() and "  " not in norm.text
     if not norm.overrides:  # every digit has been spoken
         assert not any(c.isdigit() for c in norm.text)
+
+
+@pytest.mark.parametrize(
+    ("text", "american", "british"),
+    [
+        ("1,250", "one thousand two hundred fifty", "one thousand two hundred and fifty"),
+        ("the 101st", "the one hundred first", "the one hundred and first"),
+        ("in 2005", "in two thousand five", "in two thousand and five"),
+        (
+            "$1,250.50",
+            "one thousand two hundred fifty dollars and fifty cents",
+            "one thousand two hundred and fifty dollars and fifty cents",
+        ),
+        ("2 1/2 cups", "two and one half cups", "two and one half cups"),
+    ],
+)
+def test_american_numbers_have_no_and(text: str, american: str, british: str) -> None:
+    """American English drops the "and" inside numbers; British keeps it; other "and"s stay."""
+    assert normalize(text).text == american
+    assert normalize(text, british=True).text == british
+
+
+@pytest.mark.parametrize(
+    ("text", "spoken"),
+    [
+        ("±3 degrees", "plus or minus three degrees"),
+        ("I write C# code", "I write C sharp code"),
+        ("a sonata in F#", "a sonata in F sharp"),
+        ("#AI is trending", "hashtag AI is trending"),
+        ("A → B", "A to B"),
+        ("Press # now", "Press hash now"),
+        ("Room #5", "Room number five"),
+    ],
+)
+def test_symbols_are_read_not_dropped(text: str, spoken: str) -> None:
+    """Issue #13: no symbol disappears without a word for it."""
+    assert normalize(text).text == spoken
