@@ -283,7 +283,18 @@ def test_lang_picks_the_english_front_end_for_one_call(tiny_model):
     assert tiny_model.speak("Water.", lang="en-gb").phonemes != tiny_model.speak("Water.").phonemes
     assert tiny_model.phonemize("Water the tomatoes.") == american  # the model's own is unchanged
     with pytest.raises(InvalidInputError, match="unsupported language"):
-        tiny_model.speak("Water.", lang="fr-fr")
+        tiny_model.speak("Water.", lang="xx-yy")
+
+
+def test_language_follows_the_voice_unless_given(tiny_model):
+    """As upstream: a voice's first letter names its language (b: British, e: Spanish...)."""
+    assert tiny_model.speak("Water.", "bf_emma").phonemes == tiny_model.speak("Water.", lang="b").phonemes
+    assert tiny_model.speak("Water.", "bf_emma", lang="en-us").phonemes == tiny_model.speak("Water.").phonemes
+    spanish = tiny_model.speak("¿Dónde está la biblioteca?", "ef_dora").phonemes
+    assert spanish == tiny_model.speak("¿Dónde está la biblioteca?", lang="es").phonemes
+    assert spanish != tiny_model.speak("¿Dónde está la biblioteca?").phonemes  # not read as English
+    blend = tiny_model.speak("Water.", "bf_emma(0.5)+af_heart(0.5)").phonemes
+    assert blend == tiny_model.speak("Water.", lang="en-gb").phonemes  # a blend follows its first voice
 
 
 def test_front_end_reads_only_what_max_seconds_can_speak(tiny_model, monkeypatch):

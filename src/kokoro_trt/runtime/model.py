@@ -27,9 +27,11 @@ from ..text import (
     Pause,
     TextFrontend,
     WordTimestamp,
+    canonical_language,
     check_lexicon,
     join_chunks,
     split_pauses,
+    voice_language,
     word_timestamps,
 )
 from ..text.punctuation import SENTENCE_END
@@ -198,8 +200,9 @@ class KokoroModel:
         return self._frontend(options.lang).phonemize(text, lexicon, options.normalization)
 
     def _frontend(self, lang: str | None) -> TextFrontend:
-        """The front-end for ``lang`` (``en-us`` or ``en-gb``; ``None``: the model's own), loaded once."""
-        lang = lang or self.frontend.lang
+        """The front-end for ``lang`` (any name :func:`~kokoro_trt.text.canonical_language` accepts;
+        ``None``: the model's own), loaded on first use."""
+        lang = canonical_language(lang) if lang is not None else self.frontend.lang
         if lang not in self._frontends:
             self._frontends[lang] = TextFrontend(self.frontend.vocab, lang=lang).load()
         return self._frontends[lang]
@@ -277,8 +280,10 @@ class KokoroModel:
         ``lexicon`` (word → phonemes, matched as written, then lower-cased) applies to this call only;
         inline ``[word](/phonemes/)`` wins over it. ``normalization`` switches parts of the normaliser
         off for this call (:class:`~kokoro_trt.text.NormalizationOptions`; ``None``: all of it runs).
-        ``lang`` (``"en-us"`` or ``"en-gb"``) picks the English front-end for this call (the other one
-        is loaded on first use; ``None``: the model's own).
+        ``lang`` picks the language of this call's front-end (``"es"``, ``"ja"``, ``"en-gb"``, Kokoro's
+        letters ``"e"``, ``"j"``, ``"b"``...; each is loaded on first use). ``None``: the voice's own
+        language, from its first letter as upstream (``ef_dora`` reads Spanish, ``bf_emma`` British
+        English; a blend follows its first voice), else the model's (``load_kokoro(lang=)``).
         """
         target = self._output_target(output)
         settings = _merge(options, voice_id, speed, emotion, seed, overrides)
@@ -429,7 +434,7 @@ class KokoroModel:
             len(text.split()),
             lexicon,
             options.normalization,
-            self._frontend(options.lang).lang,  # an unknown language: fail before any work
+            self._frontend(options.lang or voice_language(voice)).lang,  # unknown: fail before any work
         )
 
     def _items(
