@@ -20,3 +20,14 @@ def log_spectral_distance(a: np.ndarray, b: np.ndarray, n_fft: int = 512, hop: i
 def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
     """Largest absolute difference relative to the largest expected magnitude."""
     return float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
+
+
+def dnsmos(audio: np.ndarray, sample_rate: int = 24_000) -> dict[str, float]:
+    """Microsoft's DNSMOS estimate (PyPI ``speechmos``, offline): ``ovrl``, ``sig``, ``bak`` and ``p808``
+    mean opinion scores on a 1–5 scale, from mono float audio resampled to the model's 16 kHz."""
+    from speechmos import dnsmos as model
+
+    from asr import resample
+
+    scores = model.run(resample(np.asarray(audio, np.float32), sample_rate, 16_000), sr=16_000)
+    return {name.removesuffix("_mos"): float(value) for name, value in scores.items() if name.endswith("_mos")}
