@@ -7,7 +7,6 @@ import json
 import logging
 import re
 import socket
-import threading
 import time
 from urllib.parse import urlsplit
 
@@ -99,11 +98,11 @@ def test_an_abandoned_websocket_stops_at_the_next_chunk_and_frees_its_slot(slow_
     from websockets.sync.client import connect
 
     with live_server(create_app(slow_model, Settings(api_key=None, queue_size=1, cache_bytes=0))) as url:
-        ws = connect(url.replace("http", "ws") + "/v1/audio/speech/ws")
-        ws.send(json.dumps({"type": "text", "text": LONG}))
-        ws.send(json.dumps({"type": "flush"}))
-        assert isinstance(ws.recv(30), bytes)
-        assert abandoned(url, slow_model, lambda: reset(ws.socket)) <= 2
+        with connect(url.replace("http", "ws") + "/v1/audio/speech/ws") as ws:
+            ws.send(json.dumps({"type": "text", "text": LONG}))
+            ws.send(json.dumps({"type": "flush"}))
+            assert isinstance(ws.recv(30), bytes)
+            assert abandoned(url, slow_model, lambda: reset(ws.socket)) <= 2
 
 
 # -- secrets --------------------------------------------------------------------------------------
@@ -232,14 +231,18 @@ def test_websocket_text_without_sentence_breaks_is_scanned_in_linear_time(small_
 def test_bodies_over_the_limit_are_refused_before_parsing(server_model):  # noqa: F811
     with live_server(create_app(server_model, Settings(api_key=None, max_body_bytes=10_000))) as url:
         big = json.dumps(body(input="word " * 4_000)).encode()
-        declared = httpx.post(f"{url}/v1/audio/speech", content=big, headers={"Content-Type": "application/json"})
+        declared = httpx.post(
+            f"{url}/v1/audio/speech", content=big, headers={"Content-Type": "application/json"}
+        )
         assert declared.status_code == 413 and declared.json()["error"]["code"] == "body_too_large"
 
         def chunks():
             for start in range(0, len(big), 1000):
                 yield big[start : start + 1000]
 
-        streamed = httpx.post(f"{url}/v1/audio/speech", content=chunks(), headers={"Content-Type": "application/json"})
+        streamed = httpx.post(
+            f"{url}/v1/audio/speech", content=chunks(), headers={"Content-Type": "application/json"}
+        )
         assert streamed.status_code == 413 and streamed.json()["error"]["code"] == "body_too_large"
         assert httpx.post(f"{url}/v1/audio/speech", json=body()).status_code == 200
 

@@ -86,7 +86,9 @@ def validation_error(errors: Sequence[Mapping[str, Any]]) -> ApiError:
         message = f"{clip(param or '')}: unknown field; this server does not support it (see docs/server.md)"
         return ApiError(400, message, param=param, code="unknown_field")
     message = (
-        f"{clip(param)}: {first.get('msg', 'invalid value')}" if param else first.get("msg", "invalid request")
+        f"{clip(param)}: {first.get('msg', 'invalid value')}"
+        if param
+        else first.get("msg", "invalid request")
     )
     return ApiError(400, message, param=param, code="invalid_value")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Hashable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -162,7 +162,7 @@ class Service:
         self._finished(key, outcome_of(rendered), time.perf_counter() - start, rendered)
         return rendered
 
-    async def stream(self, job: Job) -> tuple[AsyncIterator[Piece], Outcome]:
+    async def stream(self, job: Job) -> tuple[AsyncGenerator[Piece, None], Outcome]:
         """Pieces of ``job`` from ``model.stream`` (a short first piece, then sentences) and their outcome,
         complete once the pieces are exhausted. The first piece is synthesised before this returns, so
         errors surface as HTTP errors; the rest are made as the caller consumes them."""
@@ -186,7 +186,7 @@ class Service:
 
     async def _rest(
         self, job: Job, key: Hashable, slot: Slot, stepper: _Stepper, chunk: Any, outcome: Outcome
-    ) -> AsyncIterator[Piece]:
+    ) -> AsyncGenerator[Piece, None]:
         kept: list[Piece] | None = []  # for the cache, dropped once too big for it (flat memory)
         try:
             while chunk is not None:
@@ -226,5 +226,5 @@ def _joined(pieces: list[Piece], outcome: Outcome) -> Rendered:
     return Rendered(audio, tuple(w for p in pieces for w in p.words), outcome.truncated)
 
 
-async def _once(rendered: Rendered) -> AsyncIterator[Piece]:
+async def _once(rendered: Rendered) -> AsyncGenerator[Piece, None]:
     yield Piece(rendered.audio, rendered.words)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from contextlib import aclosing
 from typing import Any
 
@@ -111,7 +112,7 @@ class _Session:
             await self.ws.send_bytes(data)
 
 
-def parsed(message: dict[str, Any]) -> dict:
+def parsed(message: Mapping[str, Any]) -> dict:
     """The JSON object a received frame holds; a 400 :class:`ApiError` for anything else."""
     if message.get("text") is None:
         raise ApiError(400, "binary frames are not part of this protocol: send JSON text frames",
