@@ -9,8 +9,6 @@ from collections.abc import Sequence
 from misaki.espeak import EspeakG2P
 from phonemizer.backend import EspeakBackend
 
-from .word_g2p import split_by_counts
-
 _DECIMAL_WORDS = {
     "es": {",": "coma", ".": "punto"},
     "fr": {",": "virgule", ".": "point"},
@@ -21,6 +19,21 @@ _DECIMAL_WORDS = {
 """espeak reads only plain integers: ``3,5`` would come out as "three five" without these."""
 _THOUSANDS = {"es": ".", "fr": ".", "it": ".", "pt-br": ".", "hi": ","}
 """The grouping mark each language writes in ``1.250.000`` (Hindi: ``1,250`` and ``1,25,000``)."""
+
+
+def split_by_counts(whole: str, parts: Sequence[str]) -> list[str]:
+    """The clause's phonemes ``whole`` shared out word by word: word ``k`` takes as many
+    space-separated phoneme words as its own reading ``parts[k]`` has. Reading a clause at once keeps
+    cross-word effects (French liaison, Japanese sokuon); when the counts disagree, ``parts`` is used."""
+    pieces = whole.split()
+    counts = [len(p.split()) for p in parts]
+    if sum(counts) != len(pieces):
+        return list(parts)
+    out, i = [], 0
+    for n in counts:
+        out.append(" ".join(pieces[i : i + n]))
+        i += n
+    return out
 
 
 class EspeakWordG2P:

@@ -52,21 +52,6 @@ def load_word_g2p(lang: str) -> WordG2P:
         ) from exc
 
 
-def split_by_counts(whole: str, parts: Sequence[str]) -> list[str]:
-    """The clause's phonemes ``whole`` shared out word by word: word ``k`` takes as many
-    space-separated phoneme words as its own reading ``parts[k]`` has. Reading a clause at once keeps
-    cross-word effects (French liaison, Japanese sokuon); when the counts disagree, ``parts`` is used."""
-    pieces = whole.split()
-    counts = [len(p.split()) for p in parts]
-    if sum(counts) != len(pieces):
-        return list(parts)
-    out, i = [], 0
-    for n in counts:
-        out.append(" ".join(pieces[i : i + n]))
-        i += n
-    return out
-
-
 def segment_around(run: str, number: re.Pattern[str], segment: Callable[[str], list[str]]) -> list[str]:
     """``run`` split by ``segment`` except that each ``number`` match stays one word (a segmenter
     would cut ``1,250`` at its comma)."""
