@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from ..config import MAX_PHONEMES
 from ..errors import InvalidInputError
 from .chunking import Chunk, Piece, make_chunks
 from .clauses import clause_pieces
@@ -18,7 +19,7 @@ from .word_g2p import WordG2P, load_word_g2p
 
 LANGS = tuple(LANGUAGES)
 """Supported languages (canonical codes); :func:`canonical_language` lists the other accepted names."""
-MAX_TOKENS = 510
+MAX_TOKENS = MAX_PHONEMES
 _PHONEME_PUNCT = ';:,.!?—…"“”()'
 _RAW_PIECE = re.compile(rf"(?:[^\s{re.escape(_PHONEME_PUNCT)}]+|[{re.escape(_PHONEME_PUNCT)}]+) ?")
 
