@@ -94,6 +94,17 @@ def test_an_abandoned_request_stops_at_the_next_chunk_and_frees_its_slot(slow_mo
         assert leftover <= 2 * len(clients)  # the chunk in progress (and one already asked for)
 
 
+def test_streams_abandoned_before_their_first_chunk_never_start(slow_model):
+    """Before: a stream's first chunk was made before anyone listened for the client, so every stream
+    queued behind a busy worker was synthesised after its client had gone (issue #13's load run)."""
+    settings = Settings(api_key=None, queue_size=6, cache_bytes=0, workers=1)
+    with live_server(create_app(slow_model, settings)) as url:
+        clients = [raw_post(url, body(input=LONG, stream=True)) for _ in range(6)]
+        wait_for(lambda: queue_depth(url) == 6 and slow_model.backend.decoded > 0, 10)
+        leftover = abandoned(url, slow_model, lambda: [reset(sock) for sock in clients])
+        assert leftover <= 2  # the first stream's chunk in progress; the five waiting never start
+
+
 def test_an_abandoned_websocket_stops_at_the_next_chunk_and_frees_its_slot(slow_model):
     from websockets.sync.client import connect
 

@@ -26,7 +26,7 @@ async def captioned_speech(body: CaptionedSpeechRequest, service: ServiceDep, re
     format, rate = body.response_format, service.sample_rate
     headers = {"X-Sample-Rate": str(rate), **prepared.headers}
     if body.stream:
-        pieces, _ = await service.stream(prepared.job)
+        pieces, _ = await unless_disconnected(request, service.stream(prepared.job))
         lines = captioned_lines(pieces, prepared, format, rate, body.return_timestamps)
         return StreamingResponse(lines, media_type="application/x-ndjson", headers=headers)
     rendered = await unless_disconnected(request, service.synthesize(prepared.job))

@@ -1,8 +1,9 @@
 """Work for a client that may leave: cancelled as soon as the client disconnects.
 
-A whole (non-streamed) response sends nothing until the audio is done, so a client that left is only
-noticed by listening for ``http.disconnect``. Cancelling the work stops the synthesis at its next chunk
-(``KokoroModel.aspeak``) and frees its queue slot.
+A whole (non-streamed) response sends nothing until the audio is done, nor a stream before its first
+chunk, so a client that left meanwhile is only noticed by listening for ``http.disconnect``. Cancelling
+the work frees its queue slot and stops the synthesis at its next chunk (``KokoroModel.aspeak``), or
+before it starts when it still waits for a worker.
 """
 
 from __future__ import annotations

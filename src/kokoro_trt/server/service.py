@@ -176,9 +176,9 @@ class Service:
         start = time.perf_counter()
         try:
             first = await self.run(stepper.step)
-        except BaseException:
+        except BaseException:  # an error, or the client gone: a step not yet started never runs
             slot.release()
-            await self.run(stepper.close)
+            self._pool.submit(stepper.close)
             raise
         self.metrics.first_audio.observe(time.perf_counter() - start)
         outcome = Outcome()

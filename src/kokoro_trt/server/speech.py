@@ -34,13 +34,13 @@ async def speech(body: SpeechRequest, service: ServiceDep, request: Request) -> 
     format, rate = body.response_format, service.sample_rate
     headers = {"X-Sample-Rate": str(rate), **prepared.headers}
     if body.stream_format == "sse":
-        pieces, outcome = await service.stream(prepared.job)
+        pieces, outcome = await unless_disconnected(request, service.stream(prepared.job))
         events = sse_body(pieces, outcome, prepared, format, rate, body.return_timestamps)
         return StreamingResponse(
             events, media_type="text/event-stream", headers={**headers, "Cache-Control": "no-cache"}
         )
     if body.stream or body.stream_format == "audio":
-        pieces, _ = await service.stream(prepared.job)
+        pieces, _ = await unless_disconnected(request, service.stream(prepared.job))
         return StreamingResponse(
             audio_body(pieces, prepared, format, rate), media_type=MEDIA[format], headers=headers
         )
