@@ -185,6 +185,7 @@ def _client(url: str, kind: str, seed: int, deadline: float, truth: dict, tally:
                 _abandon(url, rng, deadline)
                 with tally.lock:
                     tally.abandoned += 1
+                time.sleep(min(rng.uniform(1.0, 3.0), max(0.0, deadline - time.monotonic())))
                 continue
             audio = _request(url, ask, kind, deadline)
         except Gone:
@@ -287,7 +288,8 @@ def _ws(url: str, ask: Ask, deadline: float) -> bytes:
 
 
 def _abandon(url: str, rng: random.Random, deadline: float) -> None:
-    """A long request, whole or streamed, dropped with a TCP reset after up to a second."""
+    """A long request, whole or streamed, dropped with a TCP reset after up to a second (then the
+    client idles 1-3 s: twelve of them abandon ~5 long requests a second)."""
     sock = _post(url, Ask(LONG, rng.choice(VOICES)).body(stream=rng.random() < 0.5))
     time.sleep(min(rng.uniform(0.1, 1.0), max(0.0, deadline - time.monotonic())))
     _reset(sock)

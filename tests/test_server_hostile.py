@@ -105,15 +105,41 @@ def test_streams_abandoned_before_their_first_chunk_never_start(slow_model):
         assert leftover <= 2  # the first stream's chunk in progress; the five waiting never start
 
 
+def test_a_stream_never_read_frees_its_slot(server_model):  # noqa: F811
+    """A client can leave between a stream's first chunk and its response starting; the body is then
+    never iterated, so its ``finally`` never runs. Before: the slot stayed taken for good."""
+    import asyncio
+
+    from kokoro_trt.server.jobs import prepare
+    from kokoro_trt.server.metrics import Metrics
+    from kokoro_trt.server.schemas import SpeechOptions
+    from kokoro_trt.server.service import Service
+
+    settings = Settings(api_key=None, cache_bytes=0)
+    service = Service(server_model, settings, Metrics(), {})
+    job = prepare("Never read.", SpeechOptions(), server_model, settings).job
+
+    async def dropped() -> int:
+        pieces, _ = await service.stream(job)
+        assert service.queue_depth == 1
+        del pieces
+        return service.queue_depth
+
+    try:
+        assert asyncio.run(dropped()) == 0
+    finally:
+        service.shutdown()
+
+
 def test_an_abandoned_websocket_stops_at_the_next_chunk_and_frees_its_slot(slow_model):
     from websockets.sync.client import connect
 
-    with live_server(create_app(slow_model, Settings(api_key=None, queue_size=1, cache_bytes=0))) as url:
-        with connect(url.replace("http", "ws") + "/v1/audio/speech/ws") as ws:
-            ws.send(json.dumps({"type": "text", "text": LONG}))
-            ws.send(json.dumps({"type": "flush"}))
-            assert isinstance(ws.recv(30), bytes)
-            assert abandoned(url, slow_model, lambda: reset(ws.socket)) <= 2
+    settings = Settings(api_key=None, queue_size=1, cache_bytes=0)
+    with live_server(create_app(slow_model, settings)) as url, connect(ws_url(url)) as ws:
+        ws.send(json.dumps({"type": "text", "text": LONG}))
+        ws.send(json.dumps({"type": "flush"}))
+        assert isinstance(ws.recv(30), bytes)
+        assert abandoned(url, slow_model, lambda: reset(ws.socket)) <= 2
 
 
 # -- secrets --------------------------------------------------------------------------------------

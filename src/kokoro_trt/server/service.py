@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import weakref
 from collections.abc import AsyncGenerator, Callable, Hashable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -182,7 +183,9 @@ class Service:
             raise
         self.metrics.first_audio.observe(time.perf_counter() - start)
         outcome = Outcome()
-        return self._rest(job, key, slot, stepper, first, outcome), outcome
+        pieces = self._rest(job, key, slot, stepper, first, outcome)
+        weakref.finalize(pieces, slot.release)  # never iterated (its client left first): no finally runs
+        return pieces, outcome
 
     async def _rest(
         self, job: Job, key: Hashable, slot: Slot, stepper: _Stepper, chunk: Any, outcome: Outcome

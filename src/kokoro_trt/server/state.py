@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 60.0
 _PATH = re.compile(r"""[^\s'"]*[\\/][^\s'"]*""")
+"""A word with a slash or backslash in it: a file path, which clients have no business seeing."""
 
 
 class ModelState:
