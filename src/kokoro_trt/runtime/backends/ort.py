@@ -6,7 +6,9 @@ Session settings, chosen on purpose:
   bit-identical only for the same thread count, so it must not depend on load;
 * ``enable_mem_pattern = False``: ORT caches an allocation plan per input shape, and with text of
   every length that cache only grows;
-* ``ORT_ENABLE_ALL`` graph optimisation, sequential execution (the graphs are chains).
+* ``ORT_ENABLE_ALL`` graph optimisation, sequential execution (the graphs are chains);
+* on CPU, every run ends by shrinking the CPU arena (:func:`run_options`): an arena otherwise keeps
+  the peak of the longest text so far, so memory grew in steps with each new longest request.
 
 The decoder's output is bound with IOBinding to the caller's buffer, so audio lands in place.
 """
@@ -36,6 +38,21 @@ def session_options(threads: int) -> ort.SessionOptions:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.enable_mem_pattern = False
     options.log_severity_level = 3
+    return options
+
+
+def run_options(device: str) -> ort.RunOptions:
+    """Options for every run: on CPU, hand the arena's free chunks back to the system at its end.
+
+    Measured on the real graphs, 24 calls of 2-60 words, 2 shared cores: RSS went 1209 -> 1323 MiB
+    with the plain arena (it kept each call's peak, so it grew with every new longest text) and
+    839 -> 917 MiB (peak 924) with shrinkage. Speed, the modes interleaved on the same 9 texts: median
+    real-time factor 1.393 against 1.398 (per-call ratio 1.05, within this machine's noise).
+    Disabling the CPU arena instead was 1.17x slower and left RSS swinging up to 1965 MiB.
+    """
+    options = ort.RunOptions()
+    if device == "cpu":
+        options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
     return options
 
 
@@ -78,17 +95,18 @@ class OnnxRuntimeBackend:
         if device == "cuda" and active != "CUDAExecutionProvider":
             raise BackendUnavailableError(f"ONNX Runtime fell back to {active}: no usable CUDA device")
         self.samples_per_frame = graphs.samples_per_frame
+        self.run_options = run_options(device)
 
     def durations(self, input_ids: np.ndarray, style: np.ndarray, speed: float) -> TextFeatures:
         inputs = {"input_ids": input_ids, "style": style, "speed": np.array([speed], dtype=np.float32)}
         with backend_errors(self.name, "duration"):
-            durations, d, t_en = self.sessions["duration"].run(None, inputs)
+            durations, d, t_en = self.sessions["duration"].run(None, inputs, self.run_options)
         return TextFeatures(durations, d, t_en)
 
     def prosody(self, features: TextFeatures, frame_index: np.ndarray, style: np.ndarray):
         inputs = {"d": features.d, "frame_index": frame_index, "style": style}
         with backend_errors(self.name, "prosody"):
-            f0, n = self.sessions["prosody"].run(None, inputs)
+            f0, n = self.sessions["prosody"].run(None, inputs, self.run_options)
         return f0, n
 
     def decode(self, features, frame_index, f0, n, style, noise, out: OutputTarget, offset: int) -> None:
@@ -109,4 +127,4 @@ class OnnxRuntimeBackend:
             binding.bind_output(
                 "audio", out.device, out.device_id, np.float32, [samples], out.ptr + 4 * offset
             )
-            session.run_with_iobinding(binding)
+            session.run_with_iobinding(binding, self.run_options)
