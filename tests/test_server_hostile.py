@@ -219,6 +219,22 @@ def test_websocket_origins(server_model, origins, origin, allowed):  # noqa: F81
             assert ws.recv() == '{"type":"done"}'
 
 
+def test_a_websocket_stays_alive_through_a_long_synthesis(slow_model):
+    """Before: uvicorn stopped reading the socket while the server spoke, pongs included, so a
+    synthesis longer than the keepalive timeout (20 s; 1 s here) dropped the client with 1011."""
+    import uvicorn
+    from websockets.sync.client import connect
+
+    app = create_app(slow_model, Settings(api_key=None, cache_bytes=0))
+    config = uvicorn.Config(app, log_level="warning", ws_ping_interval=0.5, ws_ping_timeout=0.5)
+    with live_server(app, config) as url, connect(ws_url(url)) as ws:
+        ws.send(json.dumps({"type": "text", "text": LONG}))
+        ws.send(json.dumps({"type": "end"}))
+        events = [json.loads(m) for m in ws if isinstance(m, str)]
+    kinds = [e["type"] for e in events]
+    assert kinds[-1] == "done" and set(kinds[:-1]) == {"segment"}
+
+
 @pytest.fixture(scope="module")
 def small_buffer_url(server_model):  # noqa: F811
     with live_server(create_app(server_model, Settings(api_key=None, ws_buffer_chars=60_000))) as url:

@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
+from starlette.types import Message
 
 from ..errors import KokoroError
 from .auth import check_api_key
@@ -36,6 +37,8 @@ router = APIRouter()
 
 OFF_LOOP_CHARS = 2048
 """New text longer than this is scanned for sentences in a thread (a 64 KB scan takes ~0.2 s)."""
+INBOX_MESSAGES = 32
+"""Messages read ahead while a synthesis runs; a client sending more waits (TCP backpressure)."""
 
 
 class _Session:
@@ -140,8 +143,10 @@ async def speech_ws(ws: WebSocket) -> None:
         return
     await ws.accept()
     session = _Session(ws, service)
+    inbox: asyncio.Queue[Message] = asyncio.Queue(INBOX_MESSAGES)
+    reader = asyncio.create_task(_read(ws, inbox))
     try:
-        while (message := await ws.receive())["type"] != "websocket.disconnect":
+        while (message := await inbox.get())["type"] != "websocket.disconnect":
             try:
                 if not await session.handle(parsed(message)):
                     await ws.close()
@@ -152,3 +157,16 @@ async def speech_ws(ws: WebSocket) -> None:
                 await ws.send_json({"type": "error", **from_exception(exc).body()})
     except WebSocketDisconnect:
         pass
+    finally:
+        reader.cancel()
+
+
+async def _read(ws: WebSocket, inbox: asyncio.Queue[Message]) -> None:
+    """Receives messages as they come, while the session may be busy speaking: uvicorn reads nothing
+    from a socket, keepalive pongs included, until the app asks for the next message, so a long
+    synthesis would otherwise end in a keepalive timeout."""
+    while True:
+        message = await ws.receive()
+        await inbox.put(message)
+        if message["type"] == "websocket.disconnect":
+            return
