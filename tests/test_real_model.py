@@ -72,3 +72,12 @@ def test_streamed_chunks_join_without_clicks_and_stay_intelligible(real_model, a
         if previous.text.rstrip()[-1:] in ".!?":
             assert np.abs(audio[around]).max() < 0.01 * speech_level, chunk.text
     assert asr.word_error_rate(PASSAGE, asr.transcribe(audio)) <= 0.05
+
+
+def test_a_chunk_after_other_audio_keeps_its_first_word(real_model, asr):
+    """Chunks after the first (here after pauses) skip most of their leading silence; shortening that
+    silence in the alignment instead silenced the first ~150 ms of speech ("Everyone" heard as "One")."""
+    text = "Stop. [pause:0.2s] Everyone agreed that the plan was sound. [pause:0.2s] Pronunciation matters."
+    spoken = text.replace("[pause:0.2s] ", "")
+    for speech in (real_model.speak(text, "af_heart"), real_model.speak(text, "am_michael")):
+        assert asr.word_error_rate(spoken, asr.transcribe(speech.audio)) == 0.0

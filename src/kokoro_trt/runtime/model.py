@@ -125,10 +125,10 @@ class _Planned:
         stop = int(self.features.durations.sum()) if self.stop_frame is None else self.stop_frame
         return stop - self.first_frame
 
-    def frame_index(self) -> np.ndarray:
-        """Each rendered frame's model token."""
+    def frame_tokens(self) -> np.ndarray:
+        """Each frame's model token from the first frame of ``features`` to the last rendered one."""
         durations = self.features.durations
-        return np.repeat(np.arange(durations.shape[0]), durations)[self.first_frame : self.stop_frame]
+        return np.repeat(np.arange(durations.shape[0]), durations)[: self.stop_frame]
 
 
 @dataclass(frozen=True)
@@ -525,14 +525,13 @@ class KokoroModel:
     def _durations(
         self, chunk: Chunk, request: _Request, follows: bool, style_tokens: int | None = None
     ) -> _Planned:
-        """Frames per token; a chunk that ``follows`` other audio keeps only a short leading silence.
+        """Frames per token; a chunk that ``follows`` other audio renders only the end of its leading
+        silence (its first frames are skipped, not shortened: see :meth:`_render`).
         The style is the voice's row for ``style_tokens`` tokens (default: the chunk's own)."""
         style = self.voices.style(request.voice, style_tokens or len(chunk.token_ids))
         features = self.backend.durations(_model_ids(chunk.token_ids), style, request.prosody.speed)
-        if follows and features.durations[0] > _JOIN_LEAD_FRAMES:
-            features.durations = features.durations.copy()
-            features.durations[0] = _JOIN_LEAD_FRAMES
-        return _Planned(chunk, style, features)
+        lead = int(features.durations[0]) - _JOIN_LEAD_FRAMES if follows else 0
+        return _Planned(chunk, style, features, first_frame=max(lead, 0))
 
     def _fit(self, plan: _Planned, room: int, request: _Request, follows: bool) -> _Planned | None:
         """The longest prefix of ``plan`` ending at a sentence end that fits in ``room`` frames.
@@ -577,13 +576,19 @@ class KokoroModel:
     ) -> None:
         """Prosody, pitch/energy edits, then decode into ``target`` at ``offset``; the noise is read
         at ``noise_offset`` (default ``offset``), its position in the whole utterance."""
-        frame_index = plan.frame_index()
-        f0, n = self.backend.prosody(plan.features, frame_index, plan.style)
+        tokens = plan.frame_tokens()
+        f0, n = self.backend.prosody(plan.features, tokens, plan.style)
         prosody = request.prosody
         if prosody.pitch_shift != 0 or prosody.pitch_range != 1:
             f0 = apply_pitch(f0, prosody.pitch_shift, prosody.pitch_range)
         if prosody.energy != 1:
             n = apply_energy(n, prosody.energy)
+        # The prosody predictor is recurrent: it reads every frame from the chunk's start, since a run
+        # cut short (a trimmed leading silence, the rest of a streamed chunk) starts in the wrong state
+        # and silences the first ~150 ms of speech. The decoder renders only the frames asked for.
+        skip = plan.first_frame
+        frame_index = tokens[skip:]
+        f0, n = np.ascontiguousarray(f0[:, 2 * skip :]), np.ascontiguousarray(n[:, 2 * skip :])
         samples = frame_index.shape[0] * self.samples_per_frame
         start = offset if noise_offset is None else noise_offset
         noise = self._noise.get(request.seed, start, start + samples)
