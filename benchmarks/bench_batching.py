@@ -195,7 +195,7 @@ def _requests(model, text: str) -> list[dict[str, np.ndarray]]:
     frame_index = np.repeat(np.arange(features.durations.shape[0]), features.durations)
     f0, n = model.backend.prosody(features, frame_index, style)
     samples = frame_index.shape[0] * model.samples_per_frame
-    common = {"t_en": features.t_en, "frame_index": frame_index, "f0": f0, "n": n, "style": style}
+    common = {"t_en": features.decoder_input, "frame_index": frame_index, "f0": f0, "n": n, "style": style}
     return [
         common | {"noise": np.random.default_rng(seed).standard_normal((1, samples), dtype=np.float32)}
         for seed in range(BATCH)

@@ -18,9 +18,12 @@ from ..buffers import OutputTarget
 class TextFeatures:
     """Output of the duration stage: frames per token, plus features kept in the backend's memory."""
 
-    durations: np.ndarray  # int64 [T]
-    d: Any
-    t_en: Any
+    durations: np.ndarray
+    """Frames per model token, int64 [T]."""
+    prosody_input: Any
+    """The duration encoder's features [1, T, 640] (graph tensor ``d``): what the prosody stage reads."""
+    decoder_input: Any
+    """The text encoder's features [1, 512, T] (graph tensor ``t_en``): what the decoder reads."""
 
 
 class Backend(Protocol):

@@ -104,7 +104,7 @@ class OnnxRuntimeBackend:
         return TextFeatures(durations, d, t_en)
 
     def prosody(self, features: TextFeatures, frame_index: np.ndarray, style: np.ndarray):
-        inputs = {"d": features.d, "frame_index": frame_index, "style": style}
+        inputs = {"d": features.prosody_input, "frame_index": frame_index, "style": style}
         with backend_errors(self.name, "prosody"):
             f0, n = self.sessions["prosody"].run(None, inputs, self.run_options)
         return f0, n
@@ -115,7 +115,7 @@ class OnnxRuntimeBackend:
         with backend_errors(self.name, "decoder"):
             binding = session.io_binding()
             inputs = {
-                "t_en": features.t_en,
+                "t_en": features.decoder_input,
                 "frame_index": frame_index,
                 "f0": f0,
                 "n": n,

@@ -217,17 +217,17 @@ class TensorRTBackend:
 
     def _features_resident(self, features: TextFeatures) -> bool:
         """True when ``d``/``t_en`` in the device buffers are ``features``'; else they are re-uploaded."""
-        return features.d.generation == self._resident
+        return features.prosody_input.generation == self._resident
 
     def prosody(self, features: TextFeatures, frame_index: np.ndarray, style: np.ndarray):
         engine = self._engines["prosody"]
         with backend_errors(self.name, "prosody"):
             if not self._features_resident(features):
-                self._engines["decoder"].set_input("t_en", features.t_en.host, self.stream)
-                self._resident = features.d.generation
-                engine.set_input("d", features.d.host, self.stream)
+                self._engines["decoder"].set_input("t_en", features.decoder_input.host, self.stream)
+                self._resident = features.prosody_input.generation
+                engine.set_input("d", features.prosody_input.host, self.stream)
             else:
-                engine.set_input("d", features.d.host, self.stream, upload=False)
+                engine.set_input("d", features.prosody_input.host, self.stream, upload=False)
             engine.set_input("frame_index", frame_index, self.stream)
             engine.set_input("style", style, self.stream)
             engine.run(self.stream)
@@ -244,9 +244,9 @@ class TensorRTBackend:
         with backend_errors(self.name, "decoder"):
             resident = self._features_resident(features)
             if not resident:
-                self._engines["prosody"].set_input("d", features.d.host, self.stream)
-                self._resident = features.d.generation
-            engine.set_input("t_en", features.t_en.host, self.stream, upload=not resident)
+                self._engines["prosody"].set_input("d", features.prosody_input.host, self.stream)
+                self._resident = features.prosody_input.generation
+            engine.set_input("t_en", features.decoder_input.host, self.stream, upload=not resident)
             for name, value in (
                 ("frame_index", frame_index),
                 ("f0", f0),
