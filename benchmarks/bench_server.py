@@ -44,7 +44,7 @@ def url(tmp_path_factory):
         (graphs / MANIFEST_NAME).write_text(json.dumps(manifest))
     voices = Path(os.environ.get("KOKORO_TRT_SHARED", ROOT.parent / "shared")) / "voices"
     model = load_kokoro(os.environ.get("KOKORO_TRT_BENCH_DEVICE", "cpu"), graphs=graphs, voices_dir=voices)
-    with live_server(create_app(model, Settings(api_key=None, cache_size=0, queue_size=64))) as base:
+    with live_server(create_app(model, Settings(api_key=None, cache_bytes=0, queue_size=64))) as base:
         yield base
 
 

@@ -138,7 +138,7 @@ def test_whole_files_are_lossless_pcm16(client, fmt):
         ({"normalization_options": {"bogus": True}}, "normalization_options.bogus", "unknown field"),
         ({"return_download_link": True}, "return_download_link", "not offered"),
         ({"volume_multiplier": -1}, "volume_multiplier", "0"),
-        ({"lang_code": "j"}, "lang_code", "English only"),
+        ({"lang_code": "klingon"}, "lang_code", "unsupported language"),
         ({"lexicon": {"Kokoro": "kˈO§"}}, "lexicon", "vocabulary"),
         ({"input": "x" * 10_001}, "input", "10000"),
     ],

@@ -159,14 +159,19 @@ def test_captioned_speech_whole_and_streamed(client, server_model):  # noqa: F81
     assert plain["timestamps"] is None
 
 
-def test_lang_code_english_variants(client):
+def test_lang_code_picks_the_front_end_for_one_request(client):
     baseline = pcm(client).content
     assert pcm(client, lang_code="a").content == baseline == pcm(client, lang_code="EN-US").content
     british = pcm(client, lang_code="b").content  # the British front-end, for this request only
     assert british != baseline and pcm(client, lang_code="en-gb").content == british
     assert pcm(client).content == baseline
-    japanese = client.post("/v1/audio/speech", json={"input": TEXT, "lang_code": "j"})
-    assert japanese.status_code == 400 and japanese.json()["error"]["param"] == "lang_code"
+    dora = {"input": "¿Dónde está la biblioteca?", "voice": "ef_dora"}
+    spanish = pcm(client, **dora).content  # the voice's language: Spanish
+    assert pcm(client, **dora, lang_code="e").content == spanish == pcm(client, **dora, lang_code="es").content
+    assert pcm(client, **dora, lang_code="a").content != spanish  # read as English for this request
+    unknown = client.post("/v1/audio/speech", json={"input": TEXT, "lang_code": "x" * 5000})
+    assert unknown.status_code == 400 and unknown.json()["error"]["param"] == "lang_code"
+    assert len(unknown.json()["error"]["message"]) < 400  # the bad value is not echoed whole
 
 
 def test_volume_multiplier_is_gain_then_clip(client):

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInputError
-from ..text import NormalizationOptions, check_lexicon
+from ..options import SynthesisOptions
+from ..text import NormalizationOptions, canonical_language, check_lexicon
 from ..voices import LIMITS
 from ..voices.suggest import not_found
-from .errors import ApiError, clip, shown
-from .schemas import LANG_CODES, SpeechOptions
+from .errors import ApiError, clip
+from .schemas import SpeechOptions
 from .settings import Settings
 from .voices import resolve_voice
 
@@ -30,44 +31,10 @@ EXPOSED_HEADERS = tuple(
 
 @dataclass(frozen=True)
 class Job:
-    """One synthesis: the text and every model argument that shapes the samples (hashable: the cache key).
-
-    ``lexicon`` holds the request's own entries; the server's lexicon is merged in by :meth:`kwargs`.
-    """
+    """One synthesis: the text and how to speak it (hashable: the audio cache's key)."""
 
     text: str
-    voice_id: str
-    speed: float
-    emotion: str
-    seed: int | None
-    pitch_shift: float | None
-    pitch_range: float | None
-    energy: float | None
-    max_seconds: float | None
-    lexicon: tuple[tuple[str, str], ...] = ()
-    normalization: tuple[tuple[str, bool], ...] = ()
-    lang: str | None = None
-
-    def kwargs(self, base_lexicon: Mapping[str, str]) -> dict[str, Any]:
-        """Keyword arguments for ``model.speak`` / ``model.stream`` (after the text)."""
-        names = (
-            "voice_id",
-            "speed",
-            "emotion",
-            "seed",
-            "pitch_shift",
-            "pitch_range",
-            "energy",
-            "max_seconds",
-        )
-        kwargs: dict[str, Any] = {name: getattr(self, name) for name in names}
-        if base_lexicon or self.lexicon:
-            kwargs["lexicon"] = {**base_lexicon, **dict(self.lexicon)}
-        if self.normalization:
-            kwargs["normalization"] = NormalizationOptions(**dict(self.normalization))
-        if self.lang:
-            kwargs["lang"] = self.lang
-        return kwargs
+    options: SynthesisOptions
 
     @property
     def words(self) -> int:
@@ -84,19 +51,41 @@ class Prepared:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def prepare(text: str, options: SpeechOptions, model: Any, settings: Settings) -> Prepared:
-    """Validate ``text`` and ``options`` against ``model``; a 400 :class:`ApiError` names the bad field."""
+def prepare(
+    text: str, options: SpeechOptions, model: Any, settings: Settings, lexicon: Mapping[str, str]
+) -> Prepared:
+    """Validate ``text`` and ``options`` against ``model``; a 400 :class:`ApiError` names the bad field.
+    ``lexicon`` is the server's own, which the request's entries extend."""
     _check_text(text, settings.max_input_chars)
-    lang = _lang(options.lang_code)
     headers: dict[str, str] = {}
-    emotion = _emotion(options, model, headers)
-    speed = _speed(options.speed, headers)
-    voice = resolve_voice(model, options.voice)
-    job = Job(
-        text, voice, speed, emotion, options.seed, options.pitch, options.pitch_range, options.energy,
-        settings.max_audio_seconds, _lexicon(options.lexicon, model), _normalization(options), lang,
-    )  # fmt: skip
-    return Prepared(job, options.volume_multiplier, headers)
+    try:
+        synthesis = _synthesis_options(options, model, settings, lexicon, headers)
+    except InvalidInputError as exc:  # what the body's schema cannot see (a blend's weights...)
+        raise ApiError(400, str(exc), code="invalid_value") from exc
+    return Prepared(Job(text, synthesis), options.volume_multiplier, headers)
+
+
+def _synthesis_options(
+    options: SpeechOptions,
+    model: Any,
+    settings: Settings,
+    lexicon: Mapping[str, str],
+    headers: dict[str, str],
+) -> SynthesisOptions:
+    """The model's options for this request; clamping and instruction mapping are told in ``headers``."""
+    return SynthesisOptions(
+        voice=resolve_voice(model, options.voice),
+        speed=_speed(options.speed, headers),
+        emotion=_emotion(options, model, headers),
+        pitch_shift=options.pitch,
+        pitch_range=options.pitch_range,
+        energy=options.energy,
+        seed=options.seed,
+        max_seconds=settings.max_audio_seconds,
+        lang=_lang(options.lang_code),
+        lexicon={**lexicon, **_lexicon(options.lexicon, model)} or None,
+        normalization=_normalization(options),
+    )
 
 
 def _check_text(text: str, limit: int) -> None:
@@ -112,19 +101,13 @@ def _check_text(text: str, limit: int) -> None:
 
 
 def _lang(lang_code: str | None) -> str | None:
-    """The English front-end ``lang_code`` names (American or British), or a 400 naming the field."""
+    """The language ``lang_code`` names (Kokoro's letters or a usual name), or a 400 naming the field."""
     if lang_code is None:
         return None
-    lang = LANG_CODES.get(lang_code.lower())
-    if lang is None:
-        raise ApiError(
-            400,
-            f"lang_code {shown(lang_code)} is not supported: this server speaks English only "
-            f"({', '.join(sorted(LANG_CODES))})",
-            param="lang_code",
-            code="unsupported_language",
-        )
-    return lang
+    try:
+        return canonical_language(lang_code)
+    except InvalidInputError as exc:
+        raise ApiError(400, str(exc), param="lang_code", code="unsupported_language") from exc
 
 
 def _emotion(options: SpeechOptions, model: Any, headers: dict[str, str]) -> str:
@@ -163,16 +146,16 @@ def _speed(speed: float, headers: dict[str, str]) -> float:
     return applied
 
 
-def _normalization(options: SpeechOptions) -> tuple[tuple[str, bool], ...]:
+def _normalization(options: SpeechOptions) -> NormalizationOptions | None:
     """The ``normalization_options`` fields the client set (the others keep the front-end's defaults)."""
     if options.normalization_options is None:
-        return ()
-    return tuple(sorted(options.normalization_options.model_dump(exclude_unset=True).items()))
+        return None
+    return NormalizationOptions(**options.normalization_options.model_dump(exclude_unset=True))
 
 
-def _lexicon(lexicon: Mapping[str, str], model: Any) -> tuple[tuple[str, str], ...]:
+def _lexicon(lexicon: Mapping[str, str], model: Any) -> dict[str, str]:
     """The request's pronunciations, every phoneme checked against the model's vocabulary."""
     try:
-        return tuple(sorted(check_lexicon(lexicon, model.frontend.vocab).items()))
+        return check_lexicon(lexicon, model.frontend.vocab)
     except InvalidInputError as exc:
         raise ApiError(400, f"lexicon: {exc}", param="lexicon", code="invalid_value") from exc

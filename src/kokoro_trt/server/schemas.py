@@ -27,9 +27,6 @@ ResponseFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 MODELS = ("kokoro", "kokoro-82m", "tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 """Model ids accepted in ``model``; they all run the one loaded Kokoro-82M."""
 
-LANG_CODES = {"a": "en-us", "en-us": "en-us", "b": "en-gb", "en-gb": "en-gb"}
-"""Kokoro-FastAPI ``lang_code`` values for English → the front-end language they mean."""
-
 MAX_LEXICON_ENTRIES = 1000
 
 

@@ -156,7 +156,7 @@ class Service:
         start = time.perf_counter()
         try:
             async with self._whole:
-                speech = await self.model.aspeak(job.text, **job.kwargs(self.lexicon))
+                speech = await self.model.aspeak(job.text, options=job.options)
         finally:
             slot.release()
         rendered = Rendered(np.asarray(speech.audio, dtype=np.float32), tuple(speech.words), speech.truncated)
@@ -173,7 +173,7 @@ class Service:
             self.metrics.cache_hits.inc()
             return _once(cached), outcome_of(cached)
         slot = self.admit()
-        stepper = _Stepper(self.model.stream(job.text, **job.kwargs(self.lexicon)))
+        stepper = _Stepper(self.model.stream(job.text, options=job.options))
         start = time.perf_counter()
         try:
             first = await self.run(stepper.step)
@@ -205,7 +205,7 @@ class Service:
             slot.release()
             if chunk is not None:  # stopped early: client gone or an error
                 self._pool.submit(stepper.close)
-        outcome.truncated = job.max_seconds is not None and outcome.words < job.words
+        outcome.truncated = job.options.max_seconds is not None and outcome.words < job.words
         self._finished(
             key, outcome, stepper.compute_seconds, _joined(kept, outcome) if kept is not None else None
         )

@@ -25,7 +25,7 @@ def prepared_request(body: SpeechBody, service: Service) -> Prepared:
     if body.model not in MODELS:
         raise ApiError(400, f"Unknown model {shown(body.model)}; use one of: {', '.join(MODELS)}.", param="model",
                        code="model_not_found")  # fmt: skip
-    return prepare(body.input, body, service.model, service.settings)
+    return prepare(body.input, body, service.model, service.settings, service.lexicon)
 
 
 @router.post("/v1/audio/speech", response_model=None)

@@ -58,7 +58,7 @@ class _Session:
     async def speak(self, text: str) -> None:
         if not text.strip():
             return
-        prepared = prepare(text, self.options, self.service.model, self.service.settings)
+        prepared = prepare(text, self.options, self.service.model, self.service.settings, self.service.lexicon)
         if self.encoder is None:
             self.encoder = make_encoder(
                 self.options.response_format, self.service.sample_rate, streaming=True

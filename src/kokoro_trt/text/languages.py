@@ -61,7 +61,7 @@ def canonical_language(name: str) -> str:
     code = _ALIASES.get(name.strip().lower().replace("_", "-")) if isinstance(name, str) else None
     if code is None:
         accepted = ", ".join(sorted(_ALIASES))
-        raise InvalidInputError(f"unsupported language {name!r}; accepted: {accepted}")
+        raise InvalidInputError(f"unsupported language {name!r:.40}; accepted: {accepted}")
     return code
 
 
