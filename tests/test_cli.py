@@ -98,3 +98,10 @@ def test_bad_flags_fail_before_the_model_loads(tmp_path, capsys):
     assert main(["speak", "Hi.", "--graphs", missing, "--pitch-range", "9"]) == 2
     err = capsys.readouterr().err
     assert "pitch_range" in err and "kokoro-trt export" not in err
+
+
+def test_every_server_setting_has_a_serve_flag():
+    from kokoro_trt.cli import _SERVE_SETTINGS
+    from kokoro_trt.server import Settings
+
+    assert set(Settings.model_fields) == set(_SERVE_SETTINGS)

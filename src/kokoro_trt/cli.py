@@ -62,6 +62,7 @@ def _download(args: argparse.Namespace) -> None:
 _SERVE_SETTINGS = (
     "host", "port", "device", "graphs", "weights", "voices_dir", "lang", "api_key", "queue_size", "cache_bytes",
     "workers", "max_input_chars", "max_audio_seconds", "cors_origins", "lexicon", "log_level",
+    "retry_after_s", "max_body_bytes", "ws_origins", "ws_buffer_chars", "load_attempts", "load_backoff_s",
 )  # fmt: skip
 """``serve`` flags that are server settings; one not given leaves the setting to $KOKORO_TRT_<NAME>."""
 
@@ -150,7 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="default 8880")
     serve.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     serve.add_argument("--voices-dir")
-    serve.add_argument("--lang", help="the front-end's English: en-us (default) or en-gb")
+    serve.add_argument("--lang", help="language of voices that name none (default en-us); stock voices read their own")
     serve.add_argument("--api-key", help="require this bearer token (default: none)")
     serve.add_argument("--queue-size", type=int, help="requests admitted at once; more get 503 (default 16)")
     serve.add_argument("--cache-bytes", type=int, help="audio cache size (default 64 MiB; 0: off)")
@@ -160,6 +161,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--cors-origin", dest="cors_origins", action="append", help="CORS origin (repeat)")
     serve.add_argument("--lexicon", help="YAML/JSON pronunciation dictionary: word → phonemes")
     serve.add_argument("--log-level", help="uvicorn log level (default info)")
+    serve.add_argument("--retry-after-s", type=int, help="Retry-After seconds on a 503 (default 1)")
+    serve.add_argument("--max-body-bytes", type=int, help="largest request body; more gets 413 (default 2 MiB)")
+    serve.add_argument("--ws-origin", dest="ws_origins", action="append", help="WebSocket origin allowed (repeat; '*': any)")
+    serve.add_argument("--ws-buffer-chars", type=int, help="WebSocket text waiting for a sentence end (default 65536)")
+    serve.add_argument("--load-attempts", type=int, help="tries at loading the model (default 5)")
+    serve.add_argument("--load-backoff-s", type=float, help="first wait between load tries, doubled each time (default 1)")
     model_options(serve)
     serve.set_defaults(run=_serve)
 

@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     graphs: Path | None = None
     weights: Path | None = None
     voices_dir: Path | None = None
-    lang: str = Field("en-us", description="the model's English variant: en-us or en-gb")
+    lang: str = Field("en-us", description="the language of voices that name none (custom packs); stock voices read their own")
     log_level: str = "info"
 
     api_key: str | None = Field(None, description="require 'Authorization: Bearer <key>' on /v1 routes")
