@@ -118,9 +118,16 @@ def _export_batched_decoder(weights: str, out: str) -> None:
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            BatchedDecoder().eval(), example, out, input_names=list(DECODER_INPUTS), output_names=["audio"],
-            dynamic_axes=axes, opset_version=17, do_constant_folding=True, dynamo=False,
-        )  # fmt: skip
+            BatchedDecoder().eval(),
+            example,
+            out,
+            input_names=list(DECODER_INPUTS),
+            output_names=["audio"],
+            dynamic_axes=axes,
+            opset_version=17,
+            do_constant_folding=True,
+            dynamo=False,
+        )
 
 
 # -- fixtures ---------------------------------------------------------------------------------------
@@ -181,7 +188,6 @@ def sessions(model, graphs_dir, batched_decoder):
     }
 
 
-
 # -- helpers ----------------------------------------------------------------------------------------
 
 
@@ -206,11 +212,12 @@ def _batched(requests: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Stack requests along a new batch axis (frame_index becomes [B, F])."""
     return {
         name: np.ascontiguousarray(
-            np.stack([r[name] for r in requests]) if name == "frame_index"
+            np.stack([r[name] for r in requests])
+            if name == "frame_index"
             else np.concatenate([r[name] for r in requests])
         )
         for name in DECODER_INPUTS
-    }  # fmt: skip
+    }
 
 
 def _busy_seconds() -> float | None:
@@ -276,9 +283,7 @@ def test_decoder_throughput(benchmark, model, sessions, length):
     with ThreadPoolExecutor(BATCH, thread_name_prefix="bench-worker") as pool:
         runs = {
             "serial_b1": lambda: [serial.run(None, r) for r in requests],
-            "concurrent_b1": lambda: [
-                f.result() for f in [pool.submit(single.run, None, r) for r in requests]
-            ],
+            "concurrent_b1": lambda: [f.result() for f in [pool.submit(single.run, None, r) for r in requests]],
             "batched_b2": lambda: batched.run(None, batch),
             "batched_b1": lambda: [batched.run(None, r) for r in one_request],
         }
@@ -308,8 +313,7 @@ def test_decoder_throughput(benchmark, model, sessions, length):
     _results[length] = figures
     benchmark.extra_info.update(figures)
     summary = ", ".join(
-        f"{m} {figures[m]['audio_s_per_wall_s']} audio-s/s (x{figures[m]['ratio_vs_serial_b1']})"
-        for m in MODES
+        f"{m} {figures[m]['audio_s_per_wall_s']} audio-s/s (x{figures[m]['ratio_vs_serial_b1']})" for m in MODES
     )
     print(f"\n[{length}: {audio_s:.2f} s audio per request] {summary}")
 

@@ -13,7 +13,8 @@ import time
 
 import numpy as np
 import pytest
-from bench_runtime import SCRIPT, VOICE, build_torch_eager, torch_synthesize
+
+from benchmarks.bench_runtime import SCRIPT, VOICE, build_torch_eager, torch_synthesize
 
 pytestmark = pytest.mark.gpu
 
@@ -60,9 +61,7 @@ def model(torch_cuda, real_graphs, voices_dir):
 def test_45_seconds(benchmark, model, torch_cuda):
     out = torch_cuda.empty(45 * 24000, dtype=torch_cuda.float32, device="cuda")
     model.synthesize(SCRIPT, VOICE, output=out, max_seconds=None)  # warm-up (and RTX's JIT kernels)
-    audio = benchmark.pedantic(
-        lambda: model.synthesize(SCRIPT, VOICE, output=out, max_seconds=None), rounds=50
-    )
+    audio = benchmark.pedantic(lambda: model.synthesize(SCRIPT, VOICE, output=out, max_seconds=None), rounds=50)
     times = np.array(benchmark.stats.stats.data)
     _results["latency"] = {
         "backend": model.backend_name,

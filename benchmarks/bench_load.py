@@ -42,9 +42,7 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from server_fixtures import STAGE_NAMES
+from tests.server_fixtures import STAGE_NAMES
 
 SMOKE = os.environ.get("KOKORO_TRT_LOAD_SMOKE") == "1"
 CLIENTS = int(os.environ.get("KOKORO_TRT_LOAD_CLIENTS", "8" if SMOKE else "50"))
@@ -72,8 +70,14 @@ class Ask:
     voice: str
 
     def body(self, stream: bool) -> dict:
-        return {"model": "kokoro", "input": self.text, "voice": self.voice, "response_format": "pcm",
-                "stream": stream, "seed": 7}  # fmt: skip
+        return {
+            "model": "kokoro",
+            "input": self.text,
+            "voice": self.voice,
+            "response_format": "pcm",
+            "stream": stream,
+            "seed": 7,
+        }
 
 
 ASKS = tuple(Ask(text, VOICES[i % len(VOICES)]) for i, text in enumerate(TEXTS))
@@ -114,10 +118,15 @@ def server(tmp_path_factory) -> Iterator[tuple[str, int]]:
     voices = Path(os.environ.get("KOKORO_TRT_SHARED", ROOT.parent / "shared")) / "voices"
     port = _free_port()
     env = os.environ | {
-        "KOKORO_TRT_GRAPHS": str(graphs), "KOKORO_TRT_VOICES_DIR": str(voices), "KOKORO_TRT_PORT": str(port),
-        "KOKORO_TRT_DEVICE": os.environ.get("KOKORO_TRT_BENCH_DEVICE", "cpu"), "KOKORO_TRT_CACHE_BYTES": "0",
-        "KOKORO_TRT_QUEUE_SIZE": str(QUEUE_SIZE), "KOKORO_TRT_LOG_LEVEL": "warning", "KOKORO_TRT_API_KEY": "",
-    }  # fmt: skip
+        "KOKORO_TRT_GRAPHS": str(graphs),
+        "KOKORO_TRT_VOICES_DIR": str(voices),
+        "KOKORO_TRT_PORT": str(port),
+        "KOKORO_TRT_DEVICE": os.environ.get("KOKORO_TRT_BENCH_DEVICE", "cpu"),
+        "KOKORO_TRT_CACHE_BYTES": "0",
+        "KOKORO_TRT_QUEUE_SIZE": str(QUEUE_SIZE),
+        "KOKORO_TRT_LOG_LEVEL": "warning",
+        "KOKORO_TRT_API_KEY": "",
+    }
     log = open(tmp_path_factory.mktemp("load-log") / "server.log", "w")  # noqa: SIM115
     child = subprocess.Popen(
         [sys.executable, "-c", "from kokoro_trt.server import serve; serve()"],
@@ -157,13 +166,21 @@ def test_mixed_load(server):
         client.join(60)
     time.sleep(2)  # let freed memory settle before reading RSS
     results = {
-        "clients": CLIENTS, "seconds": SECONDS, "model": os.environ.get("KOKORO_TRT_BENCH_GRAPHS", "tiny"),
-        "completed": dict(tally.done), "busy_503": tally.busy, "abandoned": tally.abandoned,
-        "errors": len(tally.errors), "mismatches": len(tally.mismatches),
-        "rss_idle_mb": round(rss_idle, 1), "rss_warm_mb": round(rss_warm, 1),
-        "rss_drift_mb": round(_rss_mb(pid) - rss_warm, 1), "drain_seconds": round(drain, 2),
-        "error_samples": tally.errors[:5], "mismatch_samples": tally.mismatches[:5],
-    }  # fmt: skip
+        "clients": CLIENTS,
+        "seconds": SECONDS,
+        "model": os.environ.get("KOKORO_TRT_BENCH_GRAPHS", "tiny"),
+        "completed": dict(tally.done),
+        "busy_503": tally.busy,
+        "abandoned": tally.abandoned,
+        "errors": len(tally.errors),
+        "mismatches": len(tally.mismatches),
+        "rss_idle_mb": round(rss_idle, 1),
+        "rss_warm_mb": round(rss_warm, 1),
+        "rss_drift_mb": round(_rss_mb(pid) - rss_warm, 1),
+        "drain_seconds": round(drain, 2),
+        "error_samples": tally.errors[:5],
+        "mismatch_samples": tally.mismatches[:5],
+    }
     results["meets_targets"] = {name: results[name] <= target for name, target in TARGETS.items()}
     _results["mixed_load"] = results
     print(json.dumps(results, indent=2))
@@ -301,8 +318,9 @@ def _post(url: str, body: dict) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=10)
     sock.sendall(
         b"POST /v1/audio/speech HTTP/1.1\r\nHost: load\r\nConnection: close\r\n"
-        + f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data
-    )  # fmt: skip
+        + f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+        + data
+    )
     return sock
 
 
@@ -323,7 +341,7 @@ def _tiny_graphs(directory: Path) -> Path:
     pytest.importorskip("torch")
     from kokoro_trt.export.onnx_export import export_graphs
     from kokoro_trt.graphs import MANIFEST_NAME
-    from tiny_model import tiny_kmodel
+    from tests.tiny_model import tiny_kmodel
 
     export_graphs(tiny_kmodel(), directory, samples_per_frame=600)
     manifest = {"samples_per_frame": 600, "graphs": {n: {"file": f"{n}.onnx"} for n in STAGE_NAMES}}

@@ -125,9 +125,7 @@ class Worker:
         return json.loads(line)
 
     def ask(self, op: str, text: str = "", save: Path | None = None) -> dict:
-        self.proc.stdin.write(
-            json.dumps({"op": op, "text": text, "save": str(save) if save else None}) + "\n"
-        )
+        self.proc.stdin.write(json.dumps({"op": op, "text": text, "save": str(save) if save else None}) + "\n")
         self.proc.stdin.flush()
         return self._read()
 
@@ -188,9 +186,7 @@ def peers(voices_dir, tmp_path_factory):
     from kokoro_trt.assets.fallback import offline_weights
 
     work = tmp_path_factory.mktemp("peers")
-    missing = {
-        name: [m for m in mods if importlib.util.find_spec(m) is None] for name, mods in CONTENDERS.items()
-    }
+    missing = {name: [m for m in mods if importlib.util.find_spec(m) is None] for name, mods in CONTENDERS.items()}
     names = [name for name, mods in missing.items() if not mods]
     assert BASELINE in names, f"{BASELINE} cannot run: missing {missing[BASELINE]}"
     _results["left_out"] = {name: f"missing {', '.join(mods)}" for name, mods in missing.items() if mods}
@@ -230,7 +226,7 @@ def peers(voices_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def asr_model():
     pytest.importorskip("faster_whisper", reason="needs the dev extra: pip install -e '.[dev]'")
-    from asr import Asr
+    from tests.asr import Asr
 
     return Asr()
 
@@ -331,7 +327,7 @@ def test_quality(asr_model):
     if not any("audio_file" in c for c in contenders.values()):
         pytest.skip("no audio: the timed rounds did not run")
     try:
-        from audio_metrics import dnsmos
+        from tests.audio_metrics import dnsmos
     except ImportError:
         dnsmos = None
     for c in contenders.values():
@@ -407,9 +403,7 @@ def source_state() -> str:
     """The commit, and whether ``src/`` has uncommitted changes, when the workers are started."""
     git = ["git", "-C", str(ROOT)]
     try:
-        sha = subprocess.run(
-            [*git, "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True
-        )
+        sha = subprocess.run([*git, "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True)
         dirty = subprocess.run(
             [*git, "status", "--porcelain", "--", "src"], check=False, capture_output=True, text=True
         )
@@ -426,11 +420,9 @@ def asr_diff(reference: str, transcript: str) -> list[str]:
     """The words Whisper heard differently: ``-word`` missing, ``+word`` extra (normalised as for WER)."""
     from difflib import ndiff
 
-    from asr import normalize_text
+    from tests.asr import normalize_text
 
-    return [
-        d[0] + d[2:] for d in ndiff(normalize_text(reference), normalize_text(transcript)) if d[0] in "+-"
-    ]
+    return [d[0] + d[2:] for d in ndiff(normalize_text(reference), normalize_text(transcript)) if d[0] in "+-"]
 
 
 def busy_note(r: dict) -> str:
@@ -523,9 +515,7 @@ def markdown(r: dict) -> str:
             "`tests/audio_metrics.dnsmos` (speechmos). Scored after the timing."
         ),
         "- Words Whisper heard differently (-missing, +extra): "
-        + "; ".join(
-            f"{n}: {' '.join(c['asr_diff']) or 'none'}" for n, c in r["contenders"].items() if "asr_diff" in c
-        )
+        + "; ".join(f"{n}: {' '.join(c['asr_diff']) or 'none'}" for n, c in r["contenders"].items() if "asr_diff" in c)
         + ".",
         "- Versions: " + ", ".join(f"{k} {x}" for k, x in v.items() if x and k != "kokoro-trt_commit") + ".",
     ]

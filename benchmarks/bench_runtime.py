@@ -117,7 +117,6 @@ def torch_eager(real_model):
     return kmodel
 
 
-
 # -- benchmarks ---------------------------------------------------------------------------------------
 
 
@@ -131,8 +130,12 @@ def test_script_is_about_45_seconds(ort_model):
 def test_latency_onnxruntime_cpu(benchmark, ort_model):
     audio = benchmark.pedantic(lambda: ort_model.synthesize(SCRIPT, VOICE), rounds=ROUNDS, iterations=1)
     seconds = len(audio) / ort_model.sample_rate
-    _record(benchmark, "onnxruntime_cpu", _stats(benchmark.stats.stats.data, seconds)
-            | {"backend": ort_model.backend_name, "threads": getattr(ort_model.backend, "threads", None)})
+    _record(
+        benchmark,
+        "onnxruntime_cpu",
+        _stats(benchmark.stats.stats.data, seconds)
+        | {"backend": ort_model.backend_name, "threads": getattr(ort_model.backend, "threads", None)},
+    )
 
 
 def test_latency_torch_eager(benchmark, ort_model, torch_eager):
@@ -146,8 +149,11 @@ def test_latency_torch_eager(benchmark, ort_model, torch_eager):
     ort = _results.get("onnxruntime_cpu")
     if ort is not None:  # the ratio only means something within one run
         speedup = figures["p50_s"] / ort["p50_s"]
-        figures |= {"speedup_ort_vs_torch_p50": round(speedup, 3), "speedup_target": SPEEDUP_TARGET,
-                    "speedup_target_met": speedup >= SPEEDUP_TARGET}
+        figures |= {
+            "speedup_ort_vs_torch_p50": round(speedup, 3),
+            "speedup_target": SPEEDUP_TARGET,
+            "speedup_target_met": speedup >= SPEEDUP_TARGET,
+        }
     _record(benchmark, "torch_eager", figures)
 
 
@@ -166,11 +172,19 @@ def test_first_streamed_chunk(benchmark, ort_model):
     benchmark.pedantic(first_chunk, rounds=5, iterations=1)
     data = benchmark.stats.stats.data
     p50 = float(np.percentile(data, 50))
-    _record(benchmark, "first_streamed_chunk", {
-        "rounds": len(data), "latency_s": [round(x, 4) for x in data], "p50_s": round(p50, 4),
-        "max_s": round(max(data), 4), "first_chunk_audio_s": round(chunk_seconds[-1], 3),
-        "target_s": FIRST_CHUNK_TARGET_S, "target_met": p50 <= FIRST_CHUNK_TARGET_S,
-    })
+    _record(
+        benchmark,
+        "first_streamed_chunk",
+        {
+            "rounds": len(data),
+            "latency_s": [round(x, 4) for x in data],
+            "p50_s": round(p50, 4),
+            "max_s": round(max(data), 4),
+            "first_chunk_audio_s": round(chunk_seconds[-1], 3),
+            "target_s": FIRST_CHUNK_TARGET_S,
+            "target_met": p50 <= FIRST_CHUNK_TARGET_S,
+        },
+    )
 
 
 @pytest.mark.parametrize("target", [5, 15, 25, 35, 45])
@@ -181,11 +195,14 @@ def test_latency_vs_length(benchmark, ort_model, target):
         benchmark.pedantic(lambda: None, rounds=1, iterations=1)  # keep the row; the figure is reused
         latency, audio_s = ort["p50_s"], ort["audio_s"]
     else:
-        audio = benchmark.pedantic(lambda: ort_model.synthesize(LENGTH_SCRIPTS[target], VOICE), rounds=1,
-                                   iterations=1)
+        audio = benchmark.pedantic(lambda: ort_model.synthesize(LENGTH_SCRIPTS[target], VOICE), rounds=1, iterations=1)
         latency, audio_s = benchmark.stats.stats.data[0], len(audio) / ort_model.sample_rate
-    figures = {"target_s": target, "audio_s": round(audio_s, 3), "latency_s": round(latency, 4),
-               "rtf": round(latency / audio_s, 4)}
+    figures = {
+        "target_s": target,
+        "audio_s": round(audio_s, 3),
+        "latency_s": round(latency, 4),
+        "rtf": round(latency / audio_s, 4),
+    }
     _results.setdefault("latency_vs_length", []).append(figures)
     benchmark.extra_info.update(figures)
 
@@ -222,8 +239,9 @@ def test_peak_rss(benchmark, real_graphs, voices_dir, path):
     """Peak RSS of a fresh process that loads one path and synthesises the script once."""
     cmd = [sys.executable, __file__, "--rss", path, str(real_graphs.directory), str(voices_dir)]
     env = os.environ | {"HF_HUB_OFFLINE": "1"}
-    out = benchmark.pedantic(lambda: subprocess.run(cmd, env=env, check=True, capture_output=True, text=True),
-                             rounds=1, iterations=1)
+    out = benchmark.pedantic(
+        lambda: subprocess.run(cmd, env=env, check=True, capture_output=True, text=True), rounds=1, iterations=1
+    )
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     _results.setdefault("peak_rss", {})[path] = figures
     if len(_results["peak_rss"]) == 2:

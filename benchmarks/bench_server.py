@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,10 +17,8 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
 from kokoro_trt.server import Settings, create_app
-from server_fixtures import STAGE_NAMES, live_server
+from tests.server_fixtures import STAGE_NAMES, live_server
 
 TEXT = "The quick brown fox jumps over the lazy dog. It was a bright cold day in April, and the clocks were striking."
 CLIENTS, REQUESTS_EACH = 4, 3
@@ -36,7 +33,7 @@ def url(tmp_path_factory):
         pytest.importorskip("torch")
         from kokoro_trt.export.onnx_export import export_graphs
         from kokoro_trt.graphs import MANIFEST_NAME
-        from tiny_model import tiny_kmodel
+        from tests.tiny_model import tiny_kmodel
 
         graphs = tmp_path_factory.mktemp("bench-graphs")
         export_graphs(tiny_kmodel(), graphs)
@@ -93,6 +90,8 @@ def test_throughput_under_load(benchmark, url):
     audio = benchmark.pedantic(load, rounds=1, iterations=1)
     wall = time.perf_counter() - start
     benchmark.extra_info |= {
-        "clients": CLIENTS, "requests": CLIENTS * REQUESTS_EACH, "requests_per_second": CLIENTS * REQUESTS_EACH / wall,
+        "clients": CLIENTS,
+        "requests": CLIENTS * REQUESTS_EACH,
+        "requests_per_second": CLIENTS * REQUESTS_EACH / wall,
         "audio_seconds_per_second": audio / wall,
-    }  # fmt: skip
+    }

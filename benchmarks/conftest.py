@@ -1,30 +1,17 @@
-"""Benchmarks reuse the test fixtures (``tests/conftest.py``) and collect ``bench_*.py``.
+"""Benchmarks reuse the test fixtures (registered in the root ``conftest.py``) and collect ``bench_*.py``.
 
 ``pytest benchmarks/`` from the repo root runs every benchmark file; name one to run only it.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-sys.path.insert(0, str(ROOT / "tests"))
-
-# Loaded under its own name: this file is also a module called "conftest".
-_spec = importlib.util.spec_from_file_location("kokoro_trt_tests_conftest", ROOT / "tests" / "conftest.py")
-_tests = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_tests)
-
-shared_dir = _tests.shared_dir
-voices_dir = _tests.voices_dir
-model_config = _tests.model_config
-real_model = _tests.real_model
 
 
 @pytest.fixture(scope="session")

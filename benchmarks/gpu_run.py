@@ -29,11 +29,19 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))  # run as a script: the checkout's tests and benchmarks packages
 
-PACKAGES = ("kokoro-trt", "torch", "onnxruntime", "onnxruntime-gpu", "tensorrt", "tensorrt-rtx-cu13-bindings",
-            "onnxruntime-ep-nv-tensorrt-rtx-cu13", "cuda-python", "nvidia-ml-py")  # fmt: skip
+PACKAGES = (
+    "kokoro-trt",
+    "torch",
+    "onnxruntime",
+    "onnxruntime-gpu",
+    "tensorrt",
+    "tensorrt-rtx-cu13-bindings",
+    "onnxruntime-ep-nv-tensorrt-rtx-cu13",
+    "cuda-python",
+    "nvidia-ml-py",
+)
 
 
 class Report:
@@ -53,18 +61,18 @@ class Report:
                 "result": summary,
             }
         except Exception as exc:  # noqa: BLE001 -- a report of what failed is the point of this script
-            self.steps[name] = {"ok": False, "seconds": round(time.perf_counter() - started, 1), "error": repr(exc),
-                                "traceback": traceback.format_exc(limit=6)}  # fmt: skip
+            self.steps[name] = {
+                "ok": False,
+                "seconds": round(time.perf_counter() - started, 1),
+                "error": repr(exc),
+                "traceback": traceback.format_exc(limit=6),
+            }
             result = None
         print(
             f"[{'ok' if self.steps[name]['ok'] else 'FAILED'}] {name} ({self.steps[name]['seconds']} s)",
             flush=True,
         )
-        print(
-            json.dumps(self.steps[name].get("result", self.steps[name].get("error")), indent=1, default=str)[
-                :2000
-            ]
-        )
+        print(json.dumps(self.steps[name].get("result", self.steps[name].get("error")), indent=1, default=str)[:2000])
         return result
 
     def write(self, out: Path) -> None:
@@ -73,8 +81,14 @@ class Report:
         lines = ["# kokoro-trt GPU run", ""]
         for name, step in self.steps.items():
             status = "ok" if step["ok"] else "**failed**"
-            lines += [f"## {name}: {status} ({step['seconds']} s)", "", "```",
-                      json.dumps(step.get("result", step.get("error")), indent=1, default=str), "```", ""]  # fmt: skip
+            lines += [
+                f"## {name}: {status} ({step['seconds']} s)",
+                "",
+                "```",
+                json.dumps(step.get("result", step.get("error")), indent=1, default=str),
+                "```",
+                "",
+            ]
         (out / "report.md").write_text("\n".join(lines))
 
 
@@ -90,11 +104,13 @@ def environment() -> dict[str, Any]:
         "--query-gpu=name,compute_cap,driver_version,memory.total",
         "--format=csv,noheader",
     ]
-    smi = (
-        subprocess.run(query, capture_output=True, text=True, check=False) if shutil.which(query[0]) else None
-    )
-    return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": versions,
-            "nvidia_smi": (smi.stdout.strip() or smi.stderr.strip()) if smi else "not found"}  # fmt: skip
+    smi = subprocess.run(query, capture_output=True, text=True, check=False) if shutil.which(query[0]) else None
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": versions,
+        "nvidia_smi": (smi.stdout.strip() or smi.stderr.strip()) if smi else "not found",
+    }
 
 
 def cuda_smoke() -> dict[str, Any]:
@@ -152,7 +168,7 @@ def build(graphs: Any, libraries: list[str], out: Path) -> dict[str, Any]:
 
 def tiny_graphs(directory: Path) -> Any:
     from kokoro_trt.export.pipeline import export_model
-    from tiny_model import save_tiny_checkpoint, tiny_config
+    from tests.tiny_model import save_tiny_checkpoint, tiny_config
 
     save_tiny_checkpoint(directory / "tiny.pth")
     return export_model(directory / "tiny.pth", tiny_config(), out_dir=directory / "graphs", progress=False)
@@ -187,9 +203,7 @@ class CudaEventTimer:
             result = call(*args, **kwargs)
             self.check(self.rt.cudaEventRecord(end, self.stream), "cudaEventRecord")
             self.check(self.rt.cudaEventSynchronize(end), "cudaEventSynchronize")
-            self.times.setdefault(stage, []).append(
-                float(self.check(self.rt.cudaEventElapsedTime(start, end), ""))
-            )
+            self.times.setdefault(stage, []).append(float(self.check(self.rt.cudaEventElapsedTime(start, end), "")))
             self.rt.cudaEventDestroy(start)
             self.rt.cudaEventDestroy(end)
             return result
@@ -199,8 +213,7 @@ class CudaEventTimer:
 
 def stage_times(graphs: Any, voices_dir: Path | None, rounds: int = 5) -> dict[str, Any]:
     """45 s of audio on the preferred GPU backend: per-stage and total milliseconds (median of ``rounds``)."""
-    from bench_runtime import SCRIPT, VOICE
-
+    from benchmarks.bench_runtime import SCRIPT, VOICE
     from kokoro_trt.runtime import load_kokoro
 
     model = load_kokoro("cuda", graphs=graphs.directory, voices_dir=voices_dir)

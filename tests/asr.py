@@ -140,13 +140,22 @@ class Asr:
             str(model_dir or whisper_dir()), device="cpu", compute_type=compute_type, cpu_threads=cpu_threads
         )
 
-    def transcribe(self, audio: np.ndarray, sample_rate: int = 24_000) -> str:
-        """English transcript of mono float audio in [-1, 1]; beam search at temperature 0 (repeatable)."""
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        sample_rate: int = 24_000,
+        language: str = "en",
+        prompt: str | None = None,
+        beam_size: int = 5,
+    ) -> str:
+        """Transcript of mono float audio in [-1, 1] in Whisper's ``language``, at temperature 0 (repeatable);
+        ``prompt`` steers the script (simplified Chinese, say)."""
         speech = resample(audio, sample_rate, WHISPER_RATE)
         segments, _ = self.model.transcribe(
             speech,
-            language="en",
-            beam_size=5,
+            language=language,
+            initial_prompt=prompt,
+            beam_size=beam_size,
             temperature=0.0,
             condition_on_previous_text=False,
             without_timestamps=True,

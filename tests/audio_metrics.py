@@ -27,7 +27,7 @@ def dnsmos(audio: np.ndarray, sample_rate: int = 24_000) -> dict[str, float]:
     mean opinion scores on a 1–5 scale, from mono float audio resampled to the model's 16 kHz."""
     from speechmos import dnsmos as model
 
-    from asr import resample
+    from tests.asr import resample
 
     scores = model.run(resample(np.asarray(audio, np.float32), sample_rate, 16_000), sr=16_000)
     return {name.removesuffix("_mos"): float(value) for name, value in scores.items() if name.endswith("_mos")}

@@ -42,5 +42,3 @@ def run_onnx_and_torch(ids: np.ndarray, style: np.ndarray, stages, sessions, see
         ref_audio = decoder_stage(ref_t_en, t(frame_index), ref_f0, ref_n, t(style), t(noise))
     onnx_out = (durations, f0, n, audio)
     return onnx_out, tuple(x.numpy() for x in (ref_durations, ref_f0, ref_n, ref_audio))
-
-

@@ -58,9 +58,7 @@ def rms(audio: np.ndarray) -> float:
     return float(np.sqrt(np.mean(x**2)))
 
 
-def active_rms(
-    audio: np.ndarray, sample_rate: int = 24_000, frame_s: float = 0.02, silence_db: float = -40.0
-) -> float:
+def active_rms(audio: np.ndarray, sample_rate: int = 24_000, frame_s: float = 0.02, silence_db: float = -40.0) -> float:
     """RMS over the frames within ``silence_db`` of the loudest (pauses left out)."""
     x = np.asarray(audio, np.float64)
     frame = int(frame_s * sample_rate)

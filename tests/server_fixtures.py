@@ -27,7 +27,7 @@ def server_graphs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("torch", reason="exporting the tiny model needs the export extra")
     from kokoro_trt.export.onnx_export import export_graphs
     from kokoro_trt.graphs import MANIFEST_NAME
-    from tiny_model import tiny_kmodel
+    from tests.tiny_model import tiny_kmodel
 
     directory = tmp_path_factory.mktemp("server-graphs")
     export_graphs(tiny_kmodel(), directory, samples_per_frame=600)
@@ -114,9 +114,13 @@ def slowed(model: Any, seconds: float) -> Any:
     from kokoro_trt.runtime import KokoroModel
 
     return KokoroModel(
-        _SlowBackend(model.backend, seconds), config=model.config, frontend=model.frontend,
-        voices=model.voices, characters=model.characters, emotions=model.emotions,
-    )  # fmt: skip
+        _SlowBackend(model.backend, seconds),
+        config=model.config,
+        frontend=model.frontend,
+        voices=model.voices,
+        characters=model.characters,
+        emotions=model.emotions,
+    )
 
 
 def reset(sock: socket.socket) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from asr import WHISPER_PACKAGES, espeak_speech, normalize_text, resample, whisper_dir, word_error_rate
+from tests.asr import WHISPER_PACKAGES, espeak_speech, normalize_text, resample, whisper_dir, word_error_rate
 
 SENTENCE = "The quick brown fox jumps over the lazy dog. Please call me tomorrow morning after breakfast."
 

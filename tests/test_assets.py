@@ -42,6 +42,7 @@ def test_unreachable_hub_is_detected_fast_and_not_retried(monkeypatch):
     with pytest.raises(ModelNotFoundError, match="unreachable"):
         hub.download_file("kokoro-v1_0.pth")
 
+
 FALLBACK_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
 FALLBACK_SIZE = 92_361_271
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -231,9 +232,7 @@ def test_fetch_file_offline_miss_names_fixes(tmp_path: Path, monkeypatch: pytest
 
 
 @pytest.mark.parametrize("failure", [EntryNotFoundError("404 Client Error"), OSError("connection reset")])
-def test_fetch_file_download_failure(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: Exception
-) -> None:
+def test_fetch_file_download_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: Exception) -> None:
     monkeypatch.setattr(hub, "hf_hub_download", FakeHub(tmp_path, network=failure))
     with pytest.raises(ModelNotFoundError, match="kokoro-trt download") as err:
         fetch_file("voices/xx_nobody.pt")
@@ -250,9 +249,7 @@ def test_fetch_file_downloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 # offline fallback
 
 
-def test_offline_fallback_assembles_verifies_and_reuses(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_offline_fallback_assembles_verifies_and_reuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "kokoro-v1.0.int8.onnx"
     out.write_bytes(b"truncated leftover")  # stale file from an interrupted run: rebuilt, not trusted
     path = offline_weights(tmp_path)
@@ -320,9 +317,7 @@ def test_resolve_config_other_repo_reads_its_config(tmp_path: Path) -> None:
 # download_model
 
 
-def test_download_model_fetches_weights_config_and_voices(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_download_model_fetches_weights_config_and_voices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
 
     def fake_snapshot(repo_id: str, *, allow_patterns: list[str], local_files_only: bool) -> str:

@@ -18,7 +18,7 @@ _EXPORT = """
 import logging, sys
 logging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")
 from kokoro_trt.export.pipeline import export_model
-from tiny_model import tiny_config
+from tests.tiny_model import tiny_config
 export_model(sys.argv[1], tiny_config(), out_dir=sys.argv[2], progress=False)
 """
 

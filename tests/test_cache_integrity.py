@@ -64,7 +64,7 @@ def test_damaged_cached_graph_is_quarantined_and_exported_again(
     tiny_weights: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from kokoro_trt.export.pipeline import export_model
-    from tiny_model import tiny_config
+    from tests.tiny_model import tiny_config
 
     out = tmp_path / "graphs"
     first = export_model(tiny_weights, tiny_config(), out_dir=out, progress=False)
@@ -79,9 +79,7 @@ def test_damaged_cached_graph_is_quarantined_and_exported_again(
     assert "decoder.onnx" in caplog.text and "moved it aside" in caplog.text
 
 
-def test_same_size_damage_to_assembled_weights_is_reassembled(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_same_size_damage_to_assembled_weights_is_reassembled(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     weights = offline_weights(tmp_path)
     good = sha256_file(weights)
     size = weights.stat().st_size

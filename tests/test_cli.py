@@ -12,8 +12,22 @@ from kokoro_trt.cli import main
 
 def test_speak_writes_a_wav(tiny_graphs, voices_dir, tmp_path, capsys):
     out = tmp_path / "hello.wav"
-    code = main(["speak", "Hello there.", "-o", str(out), "--device", "cpu",
-                 "--graphs", str(tiny_graphs.directory), "--voices-dir", str(voices_dir), "--voice", "morty"])  # fmt: skip
+    code = main(
+        [
+            "speak",
+            "Hello there.",
+            "-o",
+            str(out),
+            "--device",
+            "cpu",
+            "--graphs",
+            str(tiny_graphs.directory),
+            "--voices-dir",
+            str(voices_dir),
+            "--voice",
+            "morty",
+        ]
+    )
     assert code == 0
     audio, rate = sf.read(out)
     assert rate == 24000 and audio.ndim == 1 and len(audio) > 0
@@ -21,8 +35,22 @@ def test_speak_writes_a_wav(tiny_graphs, voices_dir, tmp_path, capsys):
 
 
 def test_errors_are_one_clear_line(tiny_graphs, voices_dir, tmp_path, capsys):
-    code = main(["speak", "Hi.", "-o", str(tmp_path / "x.wav"), "--device", "cpu",
-                 "--graphs", str(tiny_graphs.directory), "--voices-dir", str(voices_dir), "--voice", "af_hert"])  # fmt: skip
+    code = main(
+        [
+            "speak",
+            "Hi.",
+            "-o",
+            str(tmp_path / "x.wav"),
+            "--device",
+            "cpu",
+            "--graphs",
+            str(tiny_graphs.directory),
+            "--voices-dir",
+            str(voices_dir),
+            "--voice",
+            "af_hert",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("kokoro-trt: error:") and "af_heart" in err
     assert "Traceback" not in err
@@ -57,17 +85,32 @@ def test_serve_passes_given_flags_and_leaves_the_rest_to_the_environment(monkeyp
 
     calls: list[dict] = []
     monkeypatch.setattr(server, "serve", lambda **given: calls.append(given))
-    argv = ["serve", "--port", "9000", "--cors-origin", "https://a.example", "--cors-origin", "https://b.example",
-            "--max-audio-seconds", "600", "--cache-bytes", "0"]  # fmt: skip
+    argv = [
+        "serve",
+        "--port",
+        "9000",
+        "--cors-origin",
+        "https://a.example",
+        "--cors-origin",
+        "https://b.example",
+        "--max-audio-seconds",
+        "600",
+        "--cache-bytes",
+        "0",
+    ]
     assert main(argv) == 0
-    assert calls == [{"port": 9000, "cors_origins": ["https://a.example", "https://b.example"],
-                      "max_audio_seconds": 600.0, "cache_bytes": 0}]  # fmt: skip
+    assert calls == [
+        {
+            "port": 9000,
+            "cors_origins": ["https://a.example", "https://b.example"],
+            "max_audio_seconds": 600.0,
+            "cache_bytes": 0,
+        }
+    ]
     monkeypatch.setenv("KOKORO_TRT_QUEUE_SIZE", "4")
     settings = server.Settings(**calls[0])
     assert (
-        settings.queue_size == 4
-        and settings.port == 9000
-        and settings.cors_origins == tuple(calls[0]["cors_origins"])
+        settings.queue_size == 4 and settings.port == 9000 and settings.cors_origins == tuple(calls[0]["cors_origins"])
     )
 
 

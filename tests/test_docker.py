@@ -53,8 +53,13 @@ def serve_arguments(path: Path) -> list[str]:
     argv = command_line(final_stage(path))
     if argv[0] == "kokoro-trt":
         return argv[1:]
-    script = next(ROOT / src for op, args in final_stage(path) if op == "COPY"
-                  for src, dst in [args.split()[-2:]] if dst.endswith(argv[0]))  # fmt: skip
+    script = next(
+        ROOT / src
+        for op, args in final_stage(path)
+        if op == "COPY"
+        for src, dst in [args.split()[-2:]]
+        if dst.endswith(argv[0])
+    )
     exec_line = next(line for line in script.read_text().splitlines() if line.strip().startswith("exec "))
     words = shlex.split(exec_line)[1:]
     assert words[0] == "kokoro-trt" and words[-1] == "$@", exec_line
@@ -108,7 +113,9 @@ def test_installs_extras_the_package_defines(dockerfile):
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     text = dockerfile.read_text()
-    named = re.findall(r"^ARG EXTRAS=([\w,]+)$", text, re.M) or re.findall(r'pip install "\.\[([\w,]+)\]"', text)
+    named = re.findall(r"^ARG EXTRAS=([\w,]+)$", text, re.MULTILINE) or re.findall(
+        r'pip install "\.\[([\w,]+)\]"', text
+    )
     assert named
     for group in named:
         assert set(group.split(",")) <= set(extras), group
@@ -127,6 +134,6 @@ def test_gpu_entry_point_builds_engines_then_serves():
 
 def test_gpu_library_path_matches_the_python_of_the_base_image():
     text = (ROOT / "docker" / "Dockerfile.gpu").read_text()
-    python = re.search(r"^FROM python:(\d+\.\d+)", text, re.M).group(1)
+    python = re.search(r"^FROM python:(\d+\.\d+)", text, re.MULTILINE).group(1)
     paths = re.search(r"LD_LIBRARY_PATH=(\S+)", text).group(1).split(":")
     assert paths and all(f"/opt/venv/lib/python{python}/site-packages/nvidia/" in p for p in paths)

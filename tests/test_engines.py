@@ -137,9 +137,16 @@ def _fake_build(graphs: GraphSet, directory: Path, target: EngineTarget) -> None
         engine = engine_path(directory, stage)
         engine.write_bytes(b"serialized " + stage.encode())
         EngineManifest.describe(
-            stage, engine, graphs.path(stage), target, precision=options.precision, tf32=False,
-            profiles={"x": {"min": [1], "opt": [2], "max": [3]}}, builder=options.as_dict(), built_on="test",
-        ).write(engine)  # fmt: skip
+            stage,
+            engine,
+            graphs.path(stage),
+            target,
+            precision=options.precision,
+            tf32=False,
+            profiles={"x": {"min": [1], "opt": [2], "max": [3]}},
+            builder=options.as_dict(),
+            built_on="test",
+        ).write(engine)
 
 
 def test_manifest_round_trip(graphs, tmp_path):
@@ -277,9 +284,7 @@ def test_target_folders_separate_libraries_versions_and_gpus():
     assert len({RTX_3060.slug, replace(RTX_3060, library_version="10.14.1").slug, RTX_SM86.slug}) == 3
 
 
-@pytest.mark.parametrize(
-    "arch, capability", [("sm86", "8.6"), ("sm89", "8.9"), ("sm120", "12.0"), ("SM_75", "7.5")]
-)
+@pytest.mark.parametrize("arch, capability", [("sm86", "8.6"), ("sm89", "8.9"), ("sm120", "12.0"), ("SM_75", "7.5")])
 def test_architecture_names(arch, capability):
     assert compute_capability_of(arch) == capability
     assert arch_name(capability) == arch.lower().replace("_", "")
@@ -341,9 +346,7 @@ def test_auto_falls_back_to_cpu_and_says_why(graphs, fake_cpu, monkeypatch, capl
     monkeypatch.setattr(load, "_gpu_candidates", lambda *a: candidates)
     with caplog.at_level(logging.INFO, logger=load.__name__):
         assert load.select_backend("auto", graphs).name == "ort-cpu"
-    assert (
-        "using onnxruntime-cpu: tensorrt: TensorRT is not installed; onnxruntime-cuda: no GPU" in caplog.text
-    )
+    assert "using onnxruntime-cpu: tensorrt: TensorRT is not installed; onnxruntime-cuda: no GPU" in caplog.text
 
 
 def test_cuda_without_a_gpu_backend_raises(graphs, fake_cpu, monkeypatch):
@@ -366,9 +369,7 @@ def test_real_candidates_fail_cleanly_without_gpu_libraries(graphs, monkeypatch)
     for module in ("tensorrt", "tensorrt_rtx_bindings"):
         monkeypatch.setitem(__import__("sys").modules, module, None)  # import fails
     load_library.cache_clear()
-    monkeypatch.setattr(
-        __import__("onnxruntime"), "get_available_providers", lambda: ["CPUExecutionProvider"]
-    )
+    monkeypatch.setattr(__import__("onnxruntime"), "get_available_providers", lambda: ["CPUExecutionProvider"])
     try:
         with pytest.raises(BackendUnavailableError) as caught:
             load.select_backend("cuda", graphs)
@@ -419,14 +420,10 @@ def test_native_tensorrt_cannot_cross_build():
 
 
 def test_tensorrt_11_is_refused_with_the_supported_pin(monkeypatch):
-    monkeypatch.setitem(
-        __import__("sys").modules, "tensorrt", type("tensorrt", (), {"__version__": "11.0.0.7"})
-    )
+    monkeypatch.setitem(__import__("sys").modules, "tensorrt", type("tensorrt", (), {"__version__": "11.0.0.7"}))
     load_library.cache_clear()
     try:
-        with pytest.raises(
-            BackendUnavailableError, match=r"TensorRT 11.0.0.7 is installed.*'tensorrt>=10.3,<11'"
-        ):
+        with pytest.raises(BackendUnavailableError, match=r"TensorRT 11.0.0.7 is installed.*'tensorrt>=10.3,<11'"):
             load_library("tensorrt")
     finally:
         load_library.cache_clear()
@@ -491,9 +488,11 @@ def test_cuda_error_codes_map_to_types(name, kind):
 )
 def test_library_messages_map_to_types(message, kind):
     assert cuda.error_type_for_message(message) is kind
-    with pytest.raises(kind, match="tensorrt failed in the decoder stage") as caught:
-        with backend_errors("tensorrt", "decoder"):
-            raise RuntimeError(message)
+    with (
+        pytest.raises(kind, match="tensorrt failed in the decoder stage") as caught,
+        backend_errors("tensorrt", "decoder"),
+    ):
+        raise RuntimeError(message)
     assert isinstance(caught.value, BackendError)
 
 
@@ -558,15 +557,19 @@ def test_decoder_binds_the_callers_buffer_only_when_256_byte_aligned(monkeypatch
 
     calls: list = []
     scratch = 0x20000
-    monkeypatch.setattr(
-        tensorrt.cuda, "DeviceBuffer", lambda n: SimpleNamespace(ptr=scratch, free=lambda: None)
-    )
+    monkeypatch.setattr(tensorrt.cuda, "DeviceBuffer", lambda n: SimpleNamespace(ptr=scratch, free=lambda: None))
     monkeypatch.setattr(tensorrt.cuda, "copy_from_device", lambda *args: calls.append(("copy", *args[:4])))
     backend = object.__new__(tensorrt.TensorRTBackend)
     backend.__dict__.update(
-        name="tensorrt", device_id=0, _engines={"decoder": _FakeEngine(calls), "prosody": _FakeEngine(calls)},
-        _scratch=None, _decoded=True, stream=_FakeStream(calls), samples_per_frame=600, _resident=1,
-    )  # fmt: skip
+        name="tensorrt",
+        device_id=0,
+        _engines={"decoder": _FakeEngine(calls), "prosody": _FakeEngine(calls)},
+        _scratch=None,
+        _decoded=True,
+        stream=_FakeStream(calls),
+        samples_per_frame=600,
+        _resident=1,
+    )
     resident = tensorrt.Resident(np.zeros(1, np.float32), 1)
     features = TextFeatures(np.array([2]), resident, resident)
     frames = np.zeros(2, np.int64)

@@ -26,10 +26,7 @@ def rtx():
 
 def test_cli_cross_builds_several_architectures_and_reuses_them(rtx, tiny_graphs, tmp_path, capsys):
     out = tmp_path / "fleet"
-    assert (
-        main(["build", "--graphs", str(tiny_graphs.directory), "--arch", "sm86", "sm89", "--out", str(out)])
-        == 0
-    )
+    assert main(["build", "--graphs", str(tiny_graphs.directory), "--arch", "sm86", "sm89", "--out", str(out)]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in printed] == [
         "tensorrt-rtx sm86 (fp32, TF32 off)",
@@ -39,19 +36,12 @@ def test_cli_cross_builds_several_architectures_and_reuses_them(rtx, tiny_graphs
     assert sets == [f"tensorrt-rtx-{rtx.version}-sm86", f"tensorrt-rtx-{rtx.version}-sm89"]
     engines = {p: p.stat().st_mtime_ns for p in out.glob("*/*.engine")}
     assert len(engines) == 6
-    assert (
-        main(["build", "--graphs", str(tiny_graphs.directory), "--arch", "sm86", "sm89", "--out", str(out)])
-        == 0
-    )
-    assert {
-        p: p.stat().st_mtime_ns for p in out.glob("*/*.engine")
-    } == engines  # current: reused, not rebuilt
+    assert main(["build", "--graphs", str(tiny_graphs.directory), "--arch", "sm86", "sm89", "--out", str(out)]) == 0
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*/*.engine")} == engines  # current: reused, not rebuilt
 
 
 def test_cli_refuses_an_architecture_rtx_cannot_target(rtx, tiny_graphs, tmp_path, capsys):
-    assert (
-        main(["build", "--graphs", str(tiny_graphs.directory), "--arch", "sm90", "--out", str(tmp_path)]) == 2
-    )
+    assert main(["build", "--graphs", str(tiny_graphs.directory), "--arch", "sm90", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "cannot build for sm90" in err and "sm86" in err and "Traceback" not in err
 

@@ -37,9 +37,7 @@ def gpu(library):
 def engines(library, tiny_graphs, tmp_path_factory):
     from kokoro_trt.engines import build_engines
 
-    return build_engines(
-        tiny_graphs, tmp_path_factory.mktemp("engines"), library=library.name, progress=False
-    )
+    return build_engines(tiny_graphs, tmp_path_factory.mktemp("engines"), library=library.name, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +62,7 @@ def _render(backend, ids, style, out, offset=0):
     features = backend.durations(ids, style, 1.0)
     frame_index = np.repeat(np.arange(features.durations.shape[0]), features.durations)
     f0, n = backend.prosody(features, frame_index, style)
-    noise = (
-        np.random.default_rng(1).standard_normal((1, frame_index.shape[0] * 600)).astype(np.float32) * 0.003
-    )
+    noise = np.random.default_rng(1).standard_normal((1, frame_index.shape[0] * 600)).astype(np.float32) * 0.003
     backend.decode(features, frame_index, f0, n, style, noise, out, offset)
     return features.durations, frame_index.shape[0] * 600
 
@@ -147,9 +143,7 @@ def test_planned_ahead_features_are_re_uploaded(backends):
     trt_backend.durations(ids_b, style, 1.0)  # overwrites the device copies of d / t_en
     frame_index = np.repeat(np.arange(first.durations.shape[0]), first.durations)
     f0, n = trt_backend.prosody(first, frame_index, style)
-    noise = (
-        np.random.default_rng(1).standard_normal((1, frame_index.shape[0] * 600)).astype(np.float32) * 0.003
-    )
+    noise = np.random.default_rng(1).standard_normal((1, frame_index.shape[0] * 600)).astype(np.float32) * 0.003
     later = np.zeros(2048 * 600, np.float32)
     trt_backend.decode(first, frame_index, f0, n, style, noise, wrap_output(later), 0)
     np.testing.assert_array_equal(direct, later)

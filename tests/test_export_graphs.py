@@ -7,11 +7,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from audio_metrics import relative_error
 from kokoro_trt.export.inventory import FORBIDDEN_OPS, inventory
 from kokoro_trt.export.onnx_export import GRAPH_NAMES, SPECS
-from parity import onnx_sessions, run_onnx_and_torch, torch_stages
-from tiny_model import tiny_kmodel
+from tests.audio_metrics import relative_error
+from tests.parity import onnx_sessions, run_onnx_and_torch, torch_stages
+from tests.tiny_model import tiny_kmodel
 
 
 def test_every_graph_is_engine_ready(tiny_graphs):

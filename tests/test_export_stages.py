@@ -7,7 +7,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from audio_metrics import log_spectral_distance
 from kokoro_trt.export.kmodel import fold_weight_norm
 from kokoro_trt.export.source import HarmonicSource
 from kokoro_trt.export.stages import (
@@ -19,7 +18,8 @@ from kokoro_trt.export.stages import (
     round_durations,
 )
 from kokoro_trt.export.stft import ConvSTFT
-from tiny_model import tiny_kmodel
+from tests.audio_metrics import log_spectral_distance
+from tests.tiny_model import tiny_kmodel
 
 kokoro_istftnet = pytest.importorskip("kokoro.istftnet")
 
@@ -118,9 +118,7 @@ def test_repeat_upsampling_equals_nearest_resize():
     expected = F.interpolate(x, scale_factor=2, mode="nearest")
     assert torch.equal(RepeatUpsample()(x), expected)
     model = repeat_upsampling(tiny_kmodel())
-    assert not any(
-        isinstance(m, kokoro_istftnet.UpSample1d) and m.layer_type != "none" for m in model.modules()
-    )
+    assert not any(isinstance(m, kokoro_istftnet.UpSample1d) and m.layer_type != "none" for m in model.modules())
 
 
 def test_carried_rounding_keeps_the_total_and_every_token_close():

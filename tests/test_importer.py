@@ -131,9 +131,7 @@ def test_durations_match_the_int8_graph(kmodel, int8_session, model_config, voic
     matched = total = 0
     for phonemes in SENTENCES:
         tokens, style = _inputs(phonemes, model_config.vocab, voice)
-        _, onnx_durations = int8_session.run(
-            None, {"tokens": tokens, "style": style, "speed": np.ones(1, np.float32)}
-        )
+        _, onnx_durations = int8_session.run(None, {"tokens": tokens, "style": style, "speed": np.ones(1, np.float32)})
         _, durations = kmodel.forward_with_tokens(torch.from_numpy(tokens), torch.from_numpy(style), 1.0)
         onnx_durations, durations = onnx_durations.reshape(-1), durations.numpy().reshape(-1)
         assert np.abs(onnx_durations - durations).max() <= 1  # INT8 activations: off by one frame at most

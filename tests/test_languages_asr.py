@@ -11,7 +11,7 @@ import unicodedata
 import numpy as np
 import pytest
 
-from asr import WHISPER_RATE, Asr, resample
+from tests.asr import Asr
 
 pytestmark = pytest.mark.slow
 
@@ -35,18 +35,9 @@ PROMPTS = {"zh": "以下是普通话的句子。"}
 """Whisper writes Mandarin in traditional characters unless its prompt is in simplified ones."""
 
 
-def transcribe(asr: Asr, audio: np.ndarray, lang: str, sample_rate: int = 24_000) -> str:
-    """Whisper told the language (``Asr.transcribe`` fixes English); greedy decoding, repeatable."""
-    segments, _ = asr.model.transcribe(
-        resample(audio, sample_rate, WHISPER_RATE),
-        language=WHISPER_LANGUAGE.get(lang, lang),
-        initial_prompt=PROMPTS.get(lang),
-        beam_size=1,
-        temperature=0.0,
-        condition_on_previous_text=False,
-        without_timestamps=True,
-    )
-    return " ".join(s.text.strip() for s in segments).strip()
+def transcribe(asr: Asr, audio: np.ndarray, lang: str) -> str:
+    """Whisper told the language (and steered by a prompt where it needs one); greedy decoding."""
+    return asr.transcribe(audio, language=WHISPER_LANGUAGE.get(lang, lang), prompt=PROMPTS.get(lang), beam_size=1)
 
 
 def units(text: str, characters: bool) -> list[str]:

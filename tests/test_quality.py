@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audio_metrics import dnsmos
-from test_real_model import PASSAGE
+from tests.audio_metrics import dnsmos
+from tests.test_real_model import PASSAGE
 
 pytestmark = pytest.mark.slow
 

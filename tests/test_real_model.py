@@ -7,11 +7,11 @@ import itertools
 import numpy as np
 import pytest
 
-from audio_metrics import log_spectral_distance, relative_error
 from kokoro_trt.assets import resolve_weights
 from kokoro_trt.config import ModelConfig
 from kokoro_trt.text import phonemes_to_ids
-from parity import onnx_sessions, run_onnx_and_torch, torch_stages
+from tests.audio_metrics import log_spectral_distance, relative_error
+from tests.parity import onnx_sessions, run_onnx_and_torch, torch_stages
 
 pytestmark = pytest.mark.slow
 
@@ -34,9 +34,7 @@ def real_stages():
 
 
 @pytest.mark.parametrize("phonemes", [12, 120, 510])
-def test_onnx_runtime_matches_torch_on_real_weights(
-    phonemes, real_model, real_graphs, real_stages, voices_dir
-):
+def test_onnx_runtime_matches_torch_on_real_weights(phonemes, real_model, real_graphs, real_stages, voices_dir):
     symbols = (real_model.phonemize(PASSAGE + " " + PASSAGE) * 2)[:phonemes]
     ids = np.array([[0, *phonemes_to_ids(symbols, real_model.config.vocab), 0]], dtype=np.int64)
     style = real_model.voices.style("af_heart", phonemes)

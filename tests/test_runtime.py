@@ -184,9 +184,7 @@ def test_stream_yields_the_same_audio_as_speak(tiny_model):
     streamed = np.concatenate([c.audio for c in chunks])
     assert [c.start_sample for c in chunks] == list(np.cumsum([0] + [len(c.audio) for c in chunks[:-1]]))
     buffer = np.zeros(45 * 24000, np.float32)
-    in_place = np.concatenate(
-        [c.audio for c in tiny_model.stream(LONG[:600], output=buffer, first_chunk_tokens=40)]
-    )
+    in_place = np.concatenate([c.audio for c in tiny_model.stream(LONG[:600], output=buffer, first_chunk_tokens=40)])
     assert np.array_equal(streamed, in_place)
 
 
@@ -221,9 +219,7 @@ def test_pause_markup_inserts_exact_silence(tiny_model):
     before, after = tiny_model.speak("Hello there."), tiny_model.speak("How are you?")
     speech = tiny_model.speak("Hello there. [pause:1.5s] How are you?")
     gap = 36_000
-    lead = 600 * (
-        tiny_model.durations(tiny_model.ids(after.phonemes))[0] - 2
-    )  # a joined chunk's lead is trimmed
+    lead = 600 * (tiny_model.durations(tiny_model.ids(after.phonemes))[0] - 2)  # a joined chunk's lead is trimmed
     assert len(speech.audio) == len(before.audio) + gap + len(after.audio) - lead
     assert not speech.audio[len(before.audio) : len(before.audio) + gap].any()
     shift = (len(before.audio) + gap - lead) / 24000

@@ -14,13 +14,13 @@ import soundfile as sf
 
 from kokoro_trt.server import Settings, create_app
 from kokoro_trt.server.encoders import to_pcm16
-from server_fixtures import live_server, server_graphs, server_model  # noqa: F401  (fixtures)
+from tests.server_fixtures import live_server
 
 TEXT = "Hello world. This is a streaming test. It has three sentences."
 
 
 @pytest.fixture(scope="module")
-def app(server_model):  # noqa: F811
+def app(server_model):
     return create_app(server_model, Settings(api_key=None, queue_size=32))
 
 
@@ -55,9 +55,7 @@ def decode(data: bytes) -> np.ndarray:
 def test_official_openai_client(url):
     openai = pytest.importorskip("openai")
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="not-needed")
-    result = client.audio.speech.create(
-        model="tts-1", voice="alloy", input=TEXT, response_format="wav", speed=1.2
-    )
+    result = client.audio.speech.create(model="tts-1", voice="alloy", input=TEXT, response_format="wav", speed=1.2)
     audio, rate = sf.read(io.BytesIO(result.content))
     assert rate == 24000 and len(audio) > 0
     with client.audio.speech.with_streaming_response.create(
@@ -80,9 +78,14 @@ def test_official_openai_client(url):
         {"voice": "rick_c137", "emotion": "sad"},
     ],
 )
-def test_whole_responses_come_from_speak_and_streams_from_stream(client, server_model, options):  # noqa: F811
-    kwargs = {"voice_id": options.get("voice", "af_heart"), "emotion": options.get("emotion", "neutral"),
-              "seed": options.get("seed"), "pitch_shift": options.get("pitch"), "max_seconds": None}  # fmt: skip
+def test_whole_responses_come_from_speak_and_streams_from_stream(client, server_model, options):
+    kwargs = {
+        "voice_id": options.get("voice", "af_heart"),
+        "emotion": options.get("emotion", "neutral"),
+        "seed": options.get("seed"),
+        "pitch_shift": options.get("pitch"),
+        "max_seconds": None,
+    }
     whole = speech(client, response_format="pcm", **options)
     response, data = streamed(client, response_format="pcm", **options)
     assert whole.status_code == response.status_code == 200
@@ -178,8 +181,14 @@ def test_voices_models_health_page(client):
 def test_metrics_exposition(client):
     speech(client, response_format="pcm", seed=99)
     text = client.get("/metrics").text
-    for name in ("kokoro_requests_total", "kokoro_request_seconds_bucket", "kokoro_real_time_factor_bucket",
-                 "kokoro_queue_depth", "kokoro_first_audio_seconds_bucket", "kokoro_audio_seconds_total"):  # fmt: skip
+    for name in (
+        "kokoro_requests_total",
+        "kokoro_request_seconds_bucket",
+        "kokoro_real_time_factor_bucket",
+        "kokoro_queue_depth",
+        "kokoro_first_audio_seconds_bucket",
+        "kokoro_audio_seconds_total",
+    ):
         assert name in text
     assert 'kokoro_requests_total{path="/v1/audio/speech",status="200"}' in text
 
@@ -194,9 +203,7 @@ def test_repeated_request_is_served_from_cache(client, app):
 
 
 def test_concurrent_clients_share_the_model(client, url):
-    expected = {
-        i: speech(client, response_format="pcm", input=f"Client number {i} speaking.").content for i in (0, 1)
-    }
+    expected = {i: speech(client, response_format="pcm", input=f"Client number {i} speaking.").content for i in (0, 1)}
     errors: list[str] = []
     results: dict[tuple[int, int], bytes] = {}
 
@@ -204,8 +211,13 @@ def test_concurrent_clients_share_the_model(client, url):
         with httpx.Client(base_url=url, timeout=120) as own:
             for attempt in range(2):
                 stream = (worker + attempt) % 2 == 1
-                body = {"model": "kokoro", "input": f"Client number {worker % 2} speaking.", "response_format": "pcm",
-                        "stream": stream, "seed": None}  # fmt: skip
+                body = {
+                    "model": "kokoro",
+                    "input": f"Client number {worker % 2} speaking.",
+                    "response_format": "pcm",
+                    "stream": stream,
+                    "seed": None,
+                }
                 r = own.post("/v1/audio/speech", json=body)
                 if r.status_code != 200:
                     errors.append(r.text)

@@ -20,14 +20,14 @@ from kokoro_trt.server.encoders import to_pcm16
 from kokoro_trt.server.schemas import NormalizationOptions as Body
 from kokoro_trt.text import NormalizationOptions
 from kokoro_trt.voices.torchfile import load_torch_tensor
-from server_fixtures import live_server, server_graphs, server_model  # noqa: F401  (fixtures)
+from tests.server_fixtures import live_server
 
 TEXT = "It is 40–60°C today. Take water."
 ORIGIN = "https://app.example"
 
 
 @pytest.fixture(scope="module")
-def app(server_model):  # noqa: F811
+def app(server_model):
     return create_app(server_model, Settings(api_key=None, cors_origins=(ORIGIN,)))
 
 
@@ -57,20 +57,23 @@ def test_sse_with_the_openai_client(url, client):
     openai = pytest.importorskip("openai")
     oai = openai.OpenAI(base_url=f"{url}/v1", api_key="unused")
     with oai.audio.speech.with_streaming_response.create(
-        model="gpt-4o-mini-tts", voice="coral", input=TEXT, response_format="pcm", stream_format="sse",
+        model="gpt-4o-mini-tts",
+        voice="coral",
+        input=TEXT,
+        response_format="pcm",
+        stream_format="sse",
         extra_body={"seed": 4, "return_timestamps": True},
-    ) as response:  # fmt: skip
+    ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         events = sse_events(response.iter_lines())
     kinds = [e["type"] for e in events]
-    assert (
-        kinds[-1] == "speech.audio.done"
-        and "speech.audio.delta" in kinds
-        and "speech.audio.timestamps" in kinds
-    )
+    assert kinds[-1] == "speech.audio.done" and "speech.audio.delta" in kinds and "speech.audio.timestamps" in kinds
     audio = b"".join(base64.b64decode(e["audio"]) for e in events if e["type"] == "speech.audio.delta")
-    with client.stream("POST", "/v1/audio/speech", json={"input": TEXT, "voice": "coral", "response_format": "pcm",
-                                                         "seed": 4, "stream": True}) as plain:  # fmt: skip
+    with client.stream(
+        "POST",
+        "/v1/audio/speech",
+        json={"input": TEXT, "voice": "coral", "response_format": "pcm", "seed": 4, "stream": True},
+    ) as plain:
         assert audio == b"".join(plain.iter_bytes())
     words = [w for e in events if e["type"] == "speech.audio.timestamps" for w in e["words"]]
     assert "40–60°C" in [w["word"] for w in words]
@@ -108,7 +111,7 @@ def test_models_retrieve(url, client):
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
 
 
-def test_cors_preflight_allow_list(url, server_model):  # noqa: F811
+def test_cors_preflight_allow_list(url, server_model):
     preflight = {
         "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "authorization,content-type",
@@ -119,17 +122,18 @@ def test_cors_preflight_allow_list(url, server_model):  # noqa: F811
     assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
     other = httpx.options(f"{url}/v1/audio/speech", headers={"Origin": "https://evil.example", **preflight})
     assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
-    response = httpx.post(f"{url}/v1/audio/speech", json={"input": "Hi.", "response_format": "pcm", "speed": 3},
-                          headers={"Origin": ORIGIN}, timeout=120)  # fmt: skip
+    response = httpx.post(
+        f"{url}/v1/audio/speech",
+        json={"input": "Hi.", "response_format": "pcm", "speed": 3},
+        headers={"Origin": ORIGIN},
+        timeout=120,
+    )
     assert "x-kokoro-speed" in response.headers["access-control-expose-headers"].lower()
     with live_server(create_app(server_model, Settings(api_key=None))) as off:  # the default: no CORS
-        assert (
-            httpx.options(f"{off}/v1/audio/speech", headers={"Origin": ORIGIN, **preflight}).status_code
-            == 405
-        )
+        assert httpx.options(f"{off}/v1/audio/speech", headers={"Origin": ORIGIN, **preflight}).status_code == 405
 
 
-def test_captioned_speech_whole_and_streamed(client, server_model):  # noqa: F811
+def test_captioned_speech_whole_and_streamed(client, server_model):
     body = {"input": TEXT, "voice": "af_heart", "response_format": "wav", "stream": False}
     whole = client.post("/dev/captioned_speech", json=body).json()
     assert whole["audio_format"] == "audio/wav"
@@ -137,23 +141,17 @@ def test_captioned_speech_whole_and_streamed(client, server_model):  # noqa: F81
     speech = server_model.speak(TEXT, "af_heart", max_seconds=None)
     assert np.array_equal(to_pcm16(audio), to_pcm16(speech.audio))
     words = whole["timestamps"]
-    assert [w["word"] for w in words] == [w.word for w in speech.words] and "40–60°C" in [
-        w["word"] for w in words
-    ]
+    assert [w["word"] for w in words] == [w.word for w in speech.words] and "40–60°C" in [w["word"] for w in words]
     spoken = {w["word"]: w["spoken"] for w in words}  # the written word next to what was said for it
     assert spoken["40–60°C"] == "forty to sixty degrees Celsius", spoken
     assert all(a["end_time"] <= b["start_time"] + 1e-6 for a, b in itertools.pairwise(words))
     assert 0 < words[-1]["end_time"] <= len(audio) / rate + 1e-3
 
-    with client.stream(
-        "POST", "/dev/captioned_speech", json={**body, "response_format": "pcm", "stream": True}
-    ) as r:
+    with client.stream("POST", "/dev/captioned_speech", json={**body, "response_format": "pcm", "stream": True}) as r:
         assert r.status_code == 200
         lines = [json.loads(line) for line in r.iter_lines() if line]
     streamed = b"".join(base64.b64decode(line["audio"]) for line in lines)
-    assert streamed == b"".join(
-        to_pcm16(c.audio) for c in server_model.stream(TEXT, "af_heart", max_seconds=None)
-    )
+    assert streamed == b"".join(to_pcm16(c.audio) for c in server_model.stream(TEXT, "af_heart", max_seconds=None))
     assert [w["word"] for line in lines for w in line["timestamps"]] == [w["word"] for w in words]
     plain = client.post("/dev/captioned_speech", json={**body, "return_timestamps": False}).json()
     assert plain["timestamps"] is None
@@ -190,7 +188,7 @@ def test_normalization_options_reach_the_front_end(client):
     assert pcm(client, input=text, normalization_options={"normalize": False}).content != baseline
 
 
-def test_voice_combine_returns_a_saved_blend(client, server_model, tmp_path):  # noqa: F811
+def test_voice_combine_returns_a_saved_blend(client, server_model, tmp_path):
     response = client.post("/v1/audio/voices/combine", json="af_sarah+af_jessica")
     assert response.status_code == 200 and response.headers["content-type"] == "application/octet-stream"
     assert response.headers["content-disposition"].endswith('.pt"')
@@ -199,9 +197,7 @@ def test_voice_combine_returns_a_saved_blend(client, server_model, tmp_path):  #
     pack = load_torch_tensor(path)
     assert pack.shape == (510, 1, 256)
     assert np.array_equal(pack[:, 0], server_model.voices.pack("af_sarah+af_jessica"))
-    assert (
-        client.post("/v1/audio/voices/combine", json=["af_sarah", "af_jessica"]).content == response.content
-    )
+    assert client.post("/v1/audio/voices/combine", json=["af_sarah", "af_jessica"]).content == response.content
     voice = response.headers["x-kokoro-voice"]
     assert pcm(client, voice=voice).content == pcm(client, voice="af_sarah+af_jessica").content
     torch = pytest.importorskip("torch")
@@ -210,13 +206,11 @@ def test_voice_combine_returns_a_saved_blend(client, server_model, tmp_path):  #
     assert unknown.status_code == 400 and "af_jessica" in unknown.json()["error"]["message"]
 
 
-def test_lexicon_changes_one_request_only(server_model, tmp_path):  # noqa: F811
+def test_lexicon_changes_one_request_only(server_model, tmp_path):
     server_lexicon = tmp_path / "lexicon.yaml"
     server_lexicon.write_text("Zorblat: zˈɔɹblæt\n", encoding="utf-8")
     with (
-        live_server(
-            create_app(server_model, Settings(api_key=None, lexicon=server_lexicon, cache_bytes=0))
-        ) as url,
+        live_server(create_app(server_model, Settings(api_key=None, lexicon=server_lexicon, cache_bytes=0))) as url,
         httpx.Client(base_url=url, timeout=120) as client,
     ):
         text = "Zorblat met Kokoro."
@@ -230,7 +224,7 @@ def test_lexicon_changes_one_request_only(server_model, tmp_path):  # noqa: F811
     assert baseline == to_pcm16(reference.audio)
 
 
-def test_truncation_is_visible(server_model):  # noqa: F811
+def test_truncation_is_visible(server_model):
     settings = Settings(api_key=None, max_audio_seconds=1.5, max_input_chars=200)
     with (
         live_server(create_app(server_model, settings)) as url,

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from kokoro_trt.server import Settings, create_app
-from server_fixtures import live_server, reset, server_graphs, server_model, slowed  # noqa: F401
+from tests.server_fixtures import live_server, reset, slowed
 
 CHUNK_SECONDS = 0.25
 LONG = " [pause:50ms] ".join(f"Abandoned request, sentence number {i}." for i in range(16))
@@ -22,7 +22,7 @@ LONG = " [pause:50ms] ".join(f"Abandoned request, sentence number {i}." for i in
 
 
 @pytest.fixture(scope="module")
-def slow_model(server_model):  # noqa: F811
+def slow_model(server_model):
     return slowed(server_model, CHUNK_SECONDS)
 
 
@@ -37,8 +37,9 @@ def raw_post(url: str, payload: dict) -> socket.socket:
     data = json.dumps(payload).encode()
     sock.sendall(
         b"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        + f"Content-Length: {len(data)}\r\n\r\n".encode() + data
-    )  # fmt: skip
+        + f"Content-Length: {len(data)}\r\n\r\n".encode()
+        + data
+    )
     return sock
 
 
@@ -105,7 +106,7 @@ def test_streams_abandoned_before_their_first_chunk_never_start(slow_model):
         assert leftover <= 2  # the first stream's chunk in progress; the five waiting never start
 
 
-def test_a_stream_never_read_frees_its_slot(server_model):  # noqa: F811
+def test_a_stream_never_read_frees_its_slot(server_model):
     """A client can leave between a stream's first chunk and its response starting; the body is then
     never iterated, so its ``finally`` never runs. Before: the slot stayed taken for good."""
     import asyncio
@@ -154,7 +155,7 @@ class _Records(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-def test_the_key_is_taken_from_the_query_only_on_the_websocket_and_never_logged(server_model):  # noqa: F811
+def test_the_key_is_taken_from_the_query_only_on_the_websocket_and_never_logged(server_model):
     import uvicorn
     from websockets.sync.client import connect
 
@@ -203,7 +204,7 @@ def ws_url(url: str) -> str:
         (("*",), "https://evil.example", True),
     ],
 )
-def test_websocket_origins(server_model, origins, origin, allowed):  # noqa: F811
+def test_websocket_origins(server_model, origins, origin, allowed):
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
@@ -236,7 +237,7 @@ def test_a_websocket_stays_alive_through_a_long_synthesis(slow_model):
 
 
 @pytest.fixture(scope="module")
-def small_buffer_url(server_model):  # noqa: F811
+def small_buffer_url(server_model):
     with live_server(create_app(server_model, Settings(api_key=None, ws_buffer_chars=60_000))) as url:
         yield url
 
@@ -281,21 +282,17 @@ def test_websocket_text_without_sentence_breaks_is_scanned_in_linear_time(small_
 # -- bodies and echoed values ---------------------------------------------------------------------
 
 
-def test_bodies_over_the_limit_are_refused_before_parsing(server_model):  # noqa: F811
+def test_bodies_over_the_limit_are_refused_before_parsing(server_model):
     with live_server(create_app(server_model, Settings(api_key=None, max_body_bytes=10_000))) as url:
         big = json.dumps(body(input="word " * 4_000)).encode()
-        declared = httpx.post(
-            f"{url}/v1/audio/speech", content=big, headers={"Content-Type": "application/json"}
-        )
+        declared = httpx.post(f"{url}/v1/audio/speech", content=big, headers={"Content-Type": "application/json"})
         assert declared.status_code == 413 and declared.json()["error"]["code"] == "body_too_large"
 
         def chunks():
             for start in range(0, len(big), 1000):
                 yield big[start : start + 1000]
 
-        streamed = httpx.post(
-            f"{url}/v1/audio/speech", content=chunks(), headers={"Content-Type": "application/json"}
-        )
+        streamed = httpx.post(f"{url}/v1/audio/speech", content=chunks(), headers={"Content-Type": "application/json"})
         assert streamed.status_code == 413 and streamed.json()["error"]["code"] == "body_too_large"
         assert httpx.post(f"{url}/v1/audio/speech", json=body()).status_code == 200
 
@@ -312,7 +309,7 @@ def test_bodies_over_the_limit_are_refused_before_parsing(server_model):  # noqa
         {"voice": "af_heart+" + "v" * 500},
     ],
 )
-def test_errors_never_echo_a_long_client_value(server_model, fields):  # noqa: F811
+def test_errors_never_echo_a_long_client_value(server_model, fields):
     with live_server(create_app(server_model, Settings(api_key=None))) as url:
         response = httpx.post(f"{url}/v1/audio/speech", json=body(**fields))
     assert response.status_code == 400
@@ -327,7 +324,7 @@ def health_when(url: str, status: str) -> dict:
     return httpx.get(f"{url}/health").json()
 
 
-def test_a_failed_load_is_retried(server_model):  # noqa: F811
+def test_a_failed_load_is_retried(server_model):
     calls: list[float] = []
 
     def flaky():

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from kokoro_trt.server import Settings, create_app
-from server_fixtures import live_server, server_graphs, server_model  # noqa: F401  (fixtures)
+from tests.server_fixtures import live_server
 
 SENTENCE = "The quick brown fox jumps over the lazy dog near the river bank, and then it rests. "
 PAGE = Path("/proc/self/statm")
@@ -33,7 +33,7 @@ class RssSampler(threading.Thread):
             self.samples.append((self.received, rss_bytes()))
 
 
-def test_five_minutes_stream_uncut_in_flat_memory(server_model):  # noqa: F811
+def test_five_minutes_stream_uncut_in_flat_memory(server_model):
     one = server_model.speak(SENTENCE, "af_heart", max_seconds=None)
     repeats = round(300 / one.seconds)  # ~5 minutes of audio
     text = SENTENCE * repeats
@@ -55,7 +55,5 @@ def test_five_minutes_stream_uncut_in_flat_memory(server_model):  # noqa: F811
     warm = [rss for received, rss in sampler.samples if received >= 0.2 * sampler.received]
     growth = max(warm) - warm[0]
     audio_bytes = sampler.received * 2  # the whole audio as float32
-    print(
-        f"{seconds:.1f} s of audio in {elapsed:.1f} s; RSS growth after the first 20%: {growth / 2**20:.1f} MiB"
-    )
+    print(f"{seconds:.1f} s of audio in {elapsed:.1f} s; RSS growth after the first 20%: {growth / 2**20:.1f} MiB")
     assert growth < 0.25 * audio_bytes, f"RSS grew {growth / 2**20:.1f} MiB while streaming"

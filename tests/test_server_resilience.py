@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from kokoro_trt.server import API_KEY_ENV, Settings, create_app
-from server_fixtures import FailingModel, GatedModel, live_server, server_graphs, server_model  # noqa: F401
+from tests.server_fixtures import FailingModel, GatedModel, live_server
 
 BODY = {"model": "kokoro", "input": "Resilience check.", "response_format": "pcm"}
 
@@ -18,19 +18,21 @@ def post(url: str, headers: dict | None = None, **body) -> httpx.Response:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_a_failed_request_does_not_affect_the_next(server_model, stream):  # noqa: F811
+def test_a_failed_request_does_not_affect_the_next(server_model, stream):
     with live_server(create_app(FailingModel(server_model), Settings(api_key=None))) as url:
         failed = post(url, input="This goes boom.", stream=stream)
         assert failed.status_code == 500
         assert failed.json()["error"] == {
-            "message": "inference failed: simulated device failure", "type": "server_error", "param": None,
+            "message": "inference failed: simulated device failure",
+            "type": "server_error",
+            "param": None,
             "code": "backend_error",
-        }  # fmt: skip
+        }
         assert post(url, stream=stream).status_code == 200
         assert httpx.get(f"{url}/health").json()["queue_depth"] == 0
 
 
-def test_full_queue_answers_503_with_retry_after(server_model):  # noqa: F811
+def test_full_queue_answers_503_with_retry_after(server_model):
     model = GatedModel(server_model)
     with live_server(create_app(model, Settings(api_key=None, queue_size=1, cache_bytes=0))) as url:
         first: list[httpx.Response] = []
@@ -49,7 +51,7 @@ def test_full_queue_answers_503_with_retry_after(server_model):  # noqa: F811
         assert post(url).status_code == 200
 
 
-def test_api_key(server_model, monkeypatch):  # noqa: F811
+def test_api_key(server_model, monkeypatch):
     openai = pytest.importorskip("openai")
     with live_server(create_app(server_model, Settings(api_key="s3cret"))) as url:
         assert post(url).status_code == 401
@@ -59,9 +61,7 @@ def test_api_key(server_model, monkeypatch):  # noqa: F811
         assert httpx.get(f"{url}/v1/audio/voices").status_code == 401
         assert httpx.get(f"{url}/health").status_code == 200
         client = openai.OpenAI(base_url=f"{url}/v1", api_key="s3cret")
-        assert client.audio.speech.create(
-            model="kokoro", voice="af_heart", input="Hi.", response_format="pcm"
-        ).content
+        assert client.audio.speech.create(model="kokoro", voice="af_heart", input="Hi.", response_format="pcm").content
         with pytest.raises(openai.AuthenticationError):
             openai.OpenAI(base_url=f"{url}/v1", api_key="bad").models.list()
     monkeypatch.setenv(API_KEY_ENV, "from-env")
@@ -70,7 +70,7 @@ def test_api_key(server_model, monkeypatch):  # noqa: F811
     assert Settings().api_key is None
 
 
-def test_websocket_needs_the_key_when_auth_is_on(server_model):  # noqa: F811
+def test_websocket_needs_the_key_when_auth_is_on(server_model):
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
@@ -83,7 +83,7 @@ def test_websocket_needs_the_key_when_auth_is_on(server_model):  # noqa: F811
             assert ws.recv() == '{"type":"done"}'
 
 
-def test_model_loads_in_the_background(server_model):  # noqa: F811
+def test_model_loads_in_the_background(server_model):
     gate = threading.Event()
 
     def loader():

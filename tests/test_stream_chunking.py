@@ -35,9 +35,7 @@ def test_overrides_and_written_words_are_the_same_as_speak(tiny_model):
     assert [w.word for w in streamed] == [w.word for w in speech.words]
     assert "3:30 PM" in [w.word for w in streamed] and "Kokoro" in [w.word for w in streamed]
     # the rest is timed by speak's duration pass; the head by a short pass of its own (fast first audio)
-    times = np.array([(w.start, w.end) for w in streamed]) - np.array(
-        [(w.start, w.end) for w in speech.words]
-    )
+    times = np.array([(w.start, w.end) for w in streamed]) - np.array([(w.start, w.end) for w in speech.words])
     assert np.abs(times).max() <= 0.25
     assert abs(sum(len(c.audio) for c in chunks) - len(speech.audio)) <= 0.03 * len(speech.audio)
     for c in chunks:  # times count from the start of the stream

@@ -67,9 +67,33 @@ def test_one_enormous_word_splits(fe: TextFrontend) -> None:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     words=st.lists(
-        st.sampled_from(["the", "cat", "Dr.", "$5.3", "billion", "40–60°C", "3:30", "PM", "read", "I’m", "x",
-                         ",", ".", "?", "—", "42", "café", "😀", "email@ex.com", "[Kokoro](/kˈOkəɹO/)"]),
-        min_size=1, max_size=80),
+        st.sampled_from(
+            [
+                "the",
+                "cat",
+                "Dr.",
+                "$5.3",
+                "billion",
+                "40–60°C",
+                "3:30",
+                "PM",
+                "read",
+                "I’m",
+                "x",
+                ",",
+                ".",
+                "?",
+                "—",
+                "42",
+                "café",
+                "😀",
+                "email@ex.com",
+                "[Kokoro](/kˈOkəɹO/)",
+            ]
+        ),
+        min_size=1,
+        max_size=80,
+    ),
     max_tokens=st.integers(min_value=8, max_value=120),
 )
 def test_chunks_concatenate_to_normalised_text(fe: TextFrontend, words: list[str], max_tokens: int) -> None:

@@ -95,9 +95,7 @@ def _corpus(n_random: int = 800) -> list[str]:
     rng = random.Random(0)
     alphabet = latin + list("aeiouy") * 10 + list("bcdfghjklmnpqrstvwxz") * 5
     words += ["".join(rng.choice(alphabet) for _ in range(rng.randint(2, 9))) for _ in range(n_random)]
-    return [
-        " ".join(words[i : i + 12]) + rng.choice([".", ",", "?", "!", " —"]) for i in range(0, len(words), 12)
-    ]
+    return [" ".join(words[i : i + 12]) + rng.choice([".", ",", "?", "!", " —"]) for i in range(0, len(words), 12)]
 
 
 @pytest.mark.parametrize("lang", ["en-us", "en-gb"])

@@ -87,9 +87,7 @@ def test_websocket_speaks_only_complete_sentences(buffer: str, complete: str, re
         ("Call me at 5 p.m. Then we go home.", "ˈɛm"),
     ],
 )
-def test_abbreviation_ending_a_sentence_keeps_its_full_stop(
-    fe: TextFrontend, text: str, before_stop: str
-) -> None:
+def test_abbreviation_ending_a_sentence_keeps_its_full_stop(fe: TextFrontend, text: str, before_stop: str) -> None:
     phonemes = fe.phonemize(text)
     assert f"{before_stop}. ðˈɛn" in phonemes, phonemes
 

@@ -66,8 +66,14 @@ def test_non_string_spec_is_rejected() -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.dictionaries(st.from_regex(r"[a-z]{2}_[a-z]{1,8}", fullmatch=True),
-                       st.floats(min_value=1e-3, max_value=1e3), min_size=1, max_size=5))  # fmt: skip
+@given(
+    st.dictionaries(
+        st.from_regex(r"[a-z]{2}_[a-z]{1,8}", fullmatch=True),
+        st.floats(min_value=1e-3, max_value=1e3),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_weights_always_sum_to_one(weights: dict[str, float]) -> None:
     spec = "+".join(f"{name}({weight!r})" for name, weight in weights.items())
     blend = parse_blend(spec)

@@ -114,9 +114,7 @@ def test_resolve_defaults_and_objects() -> None:
     assert resolve_prosody() == Prosody()
     assert resolve_prosody(emotion=None, energy=0.7) == Prosody(energy=0.7)
     custom = Character("me", "af_bella", Prosody(speed=1.25, pitch_shift=1.0))
-    assert resolve_prosody(custom, Emotion("up", pitch_shift=2.0, speed=1.5)) == Prosody(
-        speed=1.875, pitch_shift=3.0
-    )
+    assert resolve_prosody(custom, Emotion("up", pitch_shift=2.0, speed=1.5)) == Prosody(speed=1.875, pitch_shift=3.0)
 
 
 def test_composition_is_clamped_but_explicit_values_are_checked() -> None:

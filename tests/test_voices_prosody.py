@@ -54,9 +54,7 @@ def test_pitch_shift_scales_voiced_frames_only() -> None:
     up = apply_pitch(F0, pitch_shift=12)
     np.testing.assert_allclose(up[VOICED], F0[VOICED] * 2, rtol=1e-6)
     np.testing.assert_array_equal(up[~VOICED], F0[~VOICED])
-    np.testing.assert_allclose(
-        apply_pitch(F0, pitch_shift=-7)[VOICED], F0[VOICED] * 2 ** (-7 / 12), rtol=1e-6
-    )
+    np.testing.assert_allclose(apply_pitch(F0, pitch_shift=-7)[VOICED], F0[VOICED] * 2 ** (-7 / 12), rtol=1e-6)
     assert up.dtype == np.float32 and F0[0, 2] == 100.0  # input untouched
 
 
@@ -90,9 +88,7 @@ def test_pitch_arguments_are_validated() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    f0=hnp.arrays(
-        np.float32, st.integers(1, 40), elements=st.one_of(st.just(0.0), st.floats(0, 600, width=32))
-    ),
+    f0=hnp.arrays(np.float32, st.integers(1, 40), elements=st.one_of(st.just(0.0), st.floats(0, 600, width=32))),
     shift=st.floats(-12, 12),
     spread=st.floats(0.25, 3.0),
 )

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from kokoro_trt.voices.presets import load_characters, load_emotions
-from pitch import active_rms, track_f0
+from tests.pitch import active_rms, track_f0
 
 pytestmark = pytest.mark.slow
 
@@ -61,9 +61,7 @@ def test_excited_is_livelier_and_sad_is_lower_and_slower(speak):
             "log_std": np.log(f0).std(),
             "s": seconds(audio),
         }
-    print(
-        "emotion F0/duration:", {e: {k: round(float(v), 3) for k, v in s.items()} for e, s in stats.items()}
-    )
+    print("emotion F0/duration:", {e: {k: round(float(v), 3) for k, v in s.items()} for e, s in stats.items()})
     neutral, excited, sad = stats["neutral"], stats["excited"], stats["sad"]
     assert excited["std"] > neutral["std"] and excited["log_std"] > neutral["log_std"]
     assert excited["s"] < neutral["s"]
@@ -84,8 +82,6 @@ def test_pitch_shift_moves_median_f0_by_an_octave(speak, shift, ratio):
     moved = np.median(track_f0(speak(pitch_shift=shift)))
     print(f"pitch_shift {shift:+d}: median F0 {base:.1f} -> {moved:.1f} Hz (x{moved / base:.3f})")
     assert moved / base == pytest.approx(ratio, rel=0.15)
-
-
 
 
 @pytest.mark.parametrize(

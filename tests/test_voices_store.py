@@ -63,9 +63,7 @@ def test_pack_from_folder_equals_reference(voices_dir: Path, store: VoiceStore) 
 
 
 @pytest.mark.parametrize("n_phonemes", [1, 2, 77, 509, 510])
-def test_style_is_row_n_minus_one_like_the_reference(
-    voices_dir: Path, store: VoiceStore, n_phonemes: int
-) -> None:
+def test_style_is_row_n_minus_one_like_the_reference(voices_dir: Path, store: VoiceStore, n_phonemes: int) -> None:
     style = store.style("af_bella", n_phonemes)
     assert style.shape == (1, 256)
     np.testing.assert_array_equal(style, reference(voices_dir, "af_bella")[n_phonemes - 1])
@@ -179,14 +177,10 @@ def test_default_voice_falls_back_to_jf_alpha_with_one_warning(
     assert "kokoro-trt download" in warnings[0].getMessage() and "voices_dir=" in warnings[0].getMessage()
 
 
-def test_other_missing_voices_are_errors_not_fallbacks(
-    hub_calls: list, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_other_missing_voices_are_errors_not_fallbacks(hub_calls: list, caplog: pytest.LogCaptureFixture) -> None:
     store = VoiceStore(local_files_only=True)
     with caplog.at_level(logging.WARNING):
-        with pytest.raises(
-            ModelNotFoundError, match=r"'am_adam' was found nowhere.*kokoro-trt download.*voices_dir="
-        ):
+        with pytest.raises(ModelNotFoundError, match=r"'am_adam' was found nowhere.*kokoro-trt download.*voices_dir="):
             store.pack("am_adam")
         with pytest.raises(ModelNotFoundError, match="af_bella"):
             store.pack(f"{DEFAULT_VOICE}+af_bella")

@@ -241,9 +241,7 @@ def main(argv: list[str]) -> None:
             import numpy as np
 
             np.save(req["save"], np.asarray(audio, dtype=np.float32))
-        _reply(
-            {"event": op, "seconds": round(elapsed, 4), "samples": len(audio), "rss_mb": _status_mb("VmRSS")}
-        )
+        _reply({"event": op, "seconds": round(elapsed, 4), "samples": len(audio), "rss_mb": _status_mb("VmRSS")})
 
 
 if __name__ == "__main__":

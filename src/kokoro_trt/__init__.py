@@ -34,6 +34,7 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'kokoro_trt' has no attribute {name!r}")
 
+
 __all__ = [
     "SAMPLE_RATE",
     "AudioChunk",

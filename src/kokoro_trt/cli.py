@@ -60,10 +60,29 @@ def _download(args: argparse.Namespace) -> None:
 
 
 _SERVE_SETTINGS = (
-    "host", "port", "device", "graphs", "weights", "voices_dir", "lang", "api_key", "queue_size", "cache_bytes",
-    "workers", "max_input_chars", "max_audio_seconds", "cors_origins", "lexicon", "log_level",
-    "retry_after_s", "max_body_bytes", "ws_origins", "ws_buffer_chars", "load_attempts", "load_backoff_s",
-)  # fmt: skip
+    "host",
+    "port",
+    "device",
+    "graphs",
+    "weights",
+    "voices_dir",
+    "lang",
+    "api_key",
+    "queue_size",
+    "cache_bytes",
+    "workers",
+    "max_input_chars",
+    "max_audio_seconds",
+    "cors_origins",
+    "lexicon",
+    "log_level",
+    "retry_after_s",
+    "max_body_bytes",
+    "ws_origins",
+    "ws_buffer_chars",
+    "load_attempts",
+    "load_backoff_s",
+)
 """``serve`` flags that are server settings; one not given leaves the setting to $KOKORO_TRT_<NAME>."""
 
 
@@ -132,13 +151,17 @@ def _parser() -> argparse.ArgumentParser:
         "--out", help="engine folder, a set per target inside (default: the cache); pass it to load_kokoro(engines=)"
     )
     build.add_argument(
-        "--backend", choices=("auto", *BUILDERS), default="auto",
+        "--backend",
+        choices=("auto", *BUILDERS),
+        default="auto",
         help="auto: native TensorRT if installed, else TensorRT for RTX",
-    )  # fmt: skip
+    )
     build.add_argument(
-        "--arch", nargs="+", metavar="SM",
+        "--arch",
+        nargs="+",
+        metavar="SM",
         help="build with TensorRT for RTX, without a GPU, for these architectures (sm86 sm89 sm120)",
-    )  # fmt: skip
+    )
     build.add_argument("--force", action="store_true", help="rebuild even when current engines exist")
     build.set_defaults(run=_build)
 
@@ -163,10 +186,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", help="uvicorn log level (default info)")
     serve.add_argument("--retry-after-s", type=int, help="Retry-After seconds on a 503 (default 1)")
     serve.add_argument("--max-body-bytes", type=int, help="largest request body; more gets 413 (default 2 MiB)")
-    serve.add_argument("--ws-origin", dest="ws_origins", action="append", help="WebSocket origin allowed (repeat; '*': any)")
+    serve.add_argument(
+        "--ws-origin", dest="ws_origins", action="append", help="WebSocket origin allowed (repeat; '*': any)"
+    )
     serve.add_argument("--ws-buffer-chars", type=int, help="WebSocket text waiting for a sentence end (default 65536)")
     serve.add_argument("--load-attempts", type=int, help="tries at loading the model (default 5)")
-    serve.add_argument("--load-backoff-s", type=float, help="first wait between load tries, doubled each time (default 1)")
+    serve.add_argument(
+        "--load-backoff-s", type=float, help="first wait between load tries, doubled each time (default 1)"
+    )
     model_options(serve)
     serve.set_defaults(run=_serve)
 

@@ -12,11 +12,21 @@ from .errors import BackendError, BackendUnavailableError, DeviceLostError, Devi
 
 # Errors after which the CUDA context is corrupt ("sticky"): only a new process recovers.
 _LOST = {
-    "cudaErrorIllegalAddress", "cudaErrorLaunchFailure", "cudaErrorHardwareStackError",
-    "cudaErrorIllegalInstruction", "cudaErrorMisalignedAddress", "cudaErrorInvalidAddressSpace",
-    "cudaErrorInvalidPc", "cudaErrorLaunchTimeout", "cudaErrorECCUncorrectable", "cudaErrorDevicesUnavailable",
-    "cudaErrorNoDevice", "cudaErrorDeviceUninitialized", "cudaErrorContextIsDestroyed", "cudaErrorUnknown",
-}  # fmt: skip
+    "cudaErrorIllegalAddress",
+    "cudaErrorLaunchFailure",
+    "cudaErrorHardwareStackError",
+    "cudaErrorIllegalInstruction",
+    "cudaErrorMisalignedAddress",
+    "cudaErrorInvalidAddressSpace",
+    "cudaErrorInvalidPc",
+    "cudaErrorLaunchTimeout",
+    "cudaErrorECCUncorrectable",
+    "cudaErrorDevicesUnavailable",
+    "cudaErrorNoDevice",
+    "cudaErrorDeviceUninitialized",
+    "cudaErrorContextIsDestroyed",
+    "cudaErrorUnknown",
+}
 _OOM = {"cudaErrorMemoryAllocation"}
 _OOM_TEXT = (
     "out of memory",
@@ -25,8 +35,14 @@ _OOM_TEXT = (
     "cuda_error_out_of_memory",
     "failed to allocate",
 )
-_LOST_TEXT = ("illegal memory access", "cudaerrorillegaladdress", "unspecified launch failure", "device lost",
-              "cuda_error_illegal_address", "cuda_error_launch_failed")  # fmt: skip
+_LOST_TEXT = (
+    "illegal memory access",
+    "cudaerrorillegaladdress",
+    "unspecified launch failure",
+    "device lost",
+    "cuda_error_illegal_address",
+    "cuda_error_launch_failed",
+)
 
 
 def error_type(name: str) -> type[BackendError]:
@@ -56,9 +72,7 @@ def runtime() -> Any:
         try:
             from cuda import cudart as rt  # cuda-python < 12.6
         except ImportError:
-            raise BackendUnavailableError(
-                "cuda-python is not installed: `pip install 'kokoro-trt[gpu]'`"
-            ) from None
+            raise BackendUnavailableError("cuda-python is not installed: `pip install 'kokoro-trt[gpu]'`") from None
     return rt
 
 
@@ -158,9 +172,7 @@ def copy_from_device(dst: int, dst_device: str, src: int, nbytes: int, stream: S
     """Copy ``nbytes`` from device memory to ``dst`` (host or device); complete when this returns."""
     rt = runtime()
     kind = (
-        rt.cudaMemcpyKind.cudaMemcpyDeviceToHost
-        if dst_device == "cpu"
-        else rt.cudaMemcpyKind.cudaMemcpyDeviceToDevice
+        rt.cudaMemcpyKind.cudaMemcpyDeviceToHost if dst_device == "cpu" else rt.cudaMemcpyKind.cudaMemcpyDeviceToDevice
     )
     check(rt.cudaMemcpyAsync(dst, src, nbytes, kind, stream.handle), f"copy to {dst_device}")
     stream.synchronize()

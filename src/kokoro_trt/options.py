@@ -138,9 +138,7 @@ def _check_max_seconds(seconds: object) -> float:
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float, np.integer, np.floating)):
         raise InvalidInputError(f"max_seconds must be a number of seconds or None, got {_show(seconds)}")
     if not 0 < seconds <= MAX_SECONDS:  # false for NaN too; no float() that a huge int would overflow
-        raise InvalidInputError(
-            f"max_seconds must be in (0, {MAX_SECONDS:g}] (None: no limit), got {_show(seconds)}"
-        )
+        raise InvalidInputError(f"max_seconds must be in (0, {MAX_SECONDS:g}] (None: no limit), got {_show(seconds)}")
     return float(seconds)
 
 

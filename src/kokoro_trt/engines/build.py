@@ -80,9 +80,7 @@ def _configure(library: TensorRTLibrary, config: Any, target: EngineTarget, opti
         config.clear_flag(trt.BuilderFlag.TF32)
     if options.fp16:
         if not hasattr(trt.BuilderFlag, "FP16"):
-            raise EngineBuildError(
-                f"{library.name} {library.version} has no FP16 builder flag: build in FP32"
-            )
+            raise EngineBuildError(f"{library.name} {library.version} has no FP16 builder flag: build in FP32")
         config.set_flag(trt.BuilderFlag.FP16)
     if library.cross_builds:
         config.num_compute_capabilities = 1
@@ -164,9 +162,7 @@ def build_engines(
             except KokoroError:
                 pass
         directory.mkdir(parents=True, exist_ok=True)
-        cache_path = (
-            Path(timing_cache) if timing_cache else cache_dir() / "engines" / f"timing-{target.slug}.cache"
-        )
+        cache_path = Path(timing_cache) if timing_cache else cache_dir() / "engines" / f"timing-{target.slug}.cache"
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         with cache_lock(cache_path):
             remove_stale_temporaries(cache_path.parent, [cache_path.name])
@@ -200,16 +196,24 @@ def _build_all(
         for stage in STAGES:
             started = time.perf_counter()
             onnx_path = graphs.path(stage)
-            plan, profiles, cache, tf32 = _build_one(
-                lib, target, stage, onnx_path, options, cache,
-                lambda phase, stage=stage: bar.set_postfix_str(f"{stage}: {phase}"),
-            )  # fmt: skip
+
+            def report(phase: str, stage: str = stage) -> None:
+                bar.set_postfix_str(f"{stage}: {phase}")
+
+            plan, profiles, cache, tf32 = _build_one(lib, target, stage, onnx_path, options, cache, report)
             atomic_write(cache_path, cache)
             engine = engine_path(directory, stage)
             atomic_write(engine, plan)
             EngineManifest.describe(
-                stage, engine, onnx_path, target, precision=options.precision, tf32=tf32,
-                profiles=profiles, builder=options.as_dict(), built_on=built_on,
-            ).write(engine)  # fmt: skip
+                stage,
+                engine,
+                onnx_path,
+                target,
+                precision=options.precision,
+                tf32=tf32,
+                profiles=profiles,
+                builder=options.as_dict(),
+                built_on=built_on,
+            ).write(engine)
             logger.info("built %s in %.0f s", engine, time.perf_counter() - started)
             bar.update()

@@ -50,9 +50,7 @@ class EngineTarget:
 
     def describe(self) -> str:
         where = self.gpu_name or f"any {self.arch} GPU"
-        return (
-            f"{where} (compute capability {self.compute_capability}), {self.library} {self.library_version}"
-        )
+        return f"{where} (compute capability {self.compute_capability}), {self.library} {self.library_version}"
 
 
 def gpu_properties(device_id: int = 0) -> tuple[str, str]:
@@ -63,9 +61,7 @@ def gpu_properties(device_id: int = 0) -> tuple[str, str]:
         try:
             import torch
         except ImportError:
-            raise BackendUnavailableError(
-                "no CUDA binding: `pip install 'kokoro-trt[gpu]'` (cuda-python)"
-            ) from None
+            raise BackendUnavailableError("no CUDA binding: `pip install 'kokoro-trt[gpu]'` (cuda-python)") from None
         if not torch.cuda.is_available() or device_id >= torch.cuda.device_count():
             raise BackendUnavailableError(f"no CUDA device {device_id}") from None
         major, minor = torch.cuda.get_device_capability(device_id)

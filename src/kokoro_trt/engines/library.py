@@ -101,9 +101,7 @@ def _import_rtx() -> Any:
     try:
         import tensorrt_rtx_bindings
     except ModuleNotFoundError:
-        raise BackendUnavailableError(
-            "TensorRT for RTX is not installed: `pip install 'kokoro-trt[rtx]'`"
-        ) from None
+        raise BackendUnavailableError("TensorRT for RTX is not installed: `pip install 'kokoro-trt[rtx]'`") from None
     except ImportError:  # the bindings are there, libtensorrt_rtx.so.1 is not on the library path
         try:  # the ONNX Runtime RTX plugin wheel ships the library and preloads it on import
             import onnxruntime_ep_nv_tensorrt_rtx  # noqa: F401

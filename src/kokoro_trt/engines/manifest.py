@@ -90,9 +90,7 @@ class EngineManifest:
         try:
             raw = json.loads(path.read_text())
         except FileNotFoundError:
-            raise StaleEngineError(
-                f"{engine} has no manifest ({path.name}); it cannot be trusted. {REBUILD_HINT}"
-            )
+            raise StaleEngineError(f"{engine} has no manifest ({path.name}); it cannot be trusted. {REBUILD_HINT}")
         except ValueError as exc:
             raise StaleEngineError(f"unreadable engine manifest {path}: {exc}. {REBUILD_HINT}") from exc
         if not isinstance(raw, dict) or raw.get("format") != FORMAT:
@@ -110,9 +108,7 @@ class EngineManifest:
         return EngineTarget(self.library, self.library_version, self.compute_capability, self.gpu_name)
 
 
-def stale_reasons(
-    manifest: EngineManifest, engine: Path, target: EngineTarget, onnx_sha256: str
-) -> list[str]:
+def stale_reasons(manifest: EngineManifest, engine: Path, target: EngineTarget, onnx_sha256: str) -> list[str]:
     """Why ``engine`` must not run on ``target`` for this graph (empty when it may)."""
     reasons = []
     if manifest.onnx_sha256 != onnx_sha256:
@@ -130,8 +126,11 @@ def stale_reasons(
         reasons.append(f"built on {manifest.gpu_name}, this GPU is {target.gpu_name}")
     size = engine.stat().st_size if engine.is_file() else None
     if size != manifest.engine_bytes:
-        reasons.append("engine file missing" if size is None else f"engine file is {size} bytes, manifest says "
-                       f"{manifest.engine_bytes}")  # fmt: skip
+        reasons.append(
+            "engine file missing"
+            if size is None
+            else f"engine file is {size} bytes, manifest says {manifest.engine_bytes}"
+        )
     return reasons
 
 
@@ -152,7 +151,5 @@ def check_engine(engine: Path, target: EngineTarget, onnx_sha256: str) -> Engine
 def build_hint(target: EngineTarget) -> str:
     """The command that builds engines for ``target``."""
     if target.library == "tensorrt-rtx":
-        return (
-            f"Build them on any machine with `kokoro-trt build --backend tensorrt-rtx --arch {target.arch}`."
-        )
+        return f"Build them on any machine with `kokoro-trt build --backend tensorrt-rtx --arch {target.arch}`."
     return "Build them on this GPU with `kokoro-trt build --backend tensorrt`."

@@ -79,16 +79,13 @@ class EngineSet:
         others = sorted(
             manifest.target.arch
             for manifest in map(_manifest_or_none, root.glob(f"*/decoder{ENGINE_SUFFIX}"))
-            if manifest
-            and (manifest.library, manifest.library_version) == (target.library, target.library_version)
+            if manifest and (manifest.library, manifest.library_version) == (target.library, target.library_version)
         )
         if others:
             raise EngineArchitectureError(
                 f"the engines in {root} are for {', '.join(others)}; this GPU is {target.arch}. {build_hint(target)}"
             )
-        raise ModelNotFoundError(
-            f"no TensorRT engines in {root} for {target.describe()}: {build_hint(target)}"
-        )
+        raise ModelNotFoundError(f"no TensorRT engines in {root} for {target.describe()}: {build_hint(target)}")
 
 
 def _manifest_or_none(engine: Path) -> EngineManifest | None:

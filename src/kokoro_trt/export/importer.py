@@ -58,7 +58,9 @@ def import_kokoro_onnx(path: str | Path, config: Mapping) -> tuple[StateDict, Im
     weights = OnnxWeights.load(path)
     inputs = {value.name for value in weights.graph.input}
     if not GRAPH_INPUTS <= inputs:
-        raise ExportError(f"{path} is not a kokoro-onnx graph: inputs {sorted(inputs)}, expected {sorted(GRAPH_INPUTS)}")
+        raise ExportError(
+            f"{path} is not a kokoro-onnx graph: inputs {sorted(inputs)}, expected {sorted(GRAPH_INPUTS)}"
+        )
     model = _skeleton_model(config)
     skeleton = skeleton_of(model)
     values, used = map_weights(weights, skeleton)

@@ -14,20 +14,50 @@ from pathlib import Path
 
 import onnx
 
-FORBIDDEN_OPS = frozenset({
-    "RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial",
-    "Bernoulli", "ScatterND", "ScatterElements", "NonZero", "Unique", "Compress", "Loop", "If",
-    "Scan", "NonMaxSuppression", "DFT", "STFT", "Resize", "Upsample",
-})  # fmt: skip
+FORBIDDEN_OPS = frozenset(
+    {
+        "RandomNormal",
+        "RandomNormalLike",
+        "RandomUniform",
+        "RandomUniformLike",
+        "Multinomial",
+        "Bernoulli",
+        "ScatterND",
+        "ScatterElements",
+        "NonZero",
+        "Unique",
+        "Compress",
+        "Loop",
+        "If",
+        "Scan",
+        "NonMaxSuppression",
+        "DFT",
+        "STFT",
+        "Resize",
+        "Upsample",
+    }
+)
 """Non-deterministic, in-place scatter, control flow, data-dependent output or complex-valued ops, and
 up-sampling ops: TensorRT's graph compiler fails on a ``Resize`` after an LSTM over a dynamic length
 (``resize_lowering.cpp: insert_point is not in bb``), so the stages repeat or interpolate explicitly."""
 
 SHAPE_INPUTS = {
-    "Reshape": (1,), "Expand": (1,), "ConstantOfShape": (0,), "Range": (0, 1, 2), "Tile": (1,),
-    "Slice": (1, 2, 3, 4), "Pad": (1,), "Resize": (1, 2, 3), "Upsample": (1,), "TopK": (1,),
-    "OneHot": (1,), "Squeeze": (1,), "Unsqueeze": (1,), "ReduceSum": (1,), "Split": (1,),
-}  # fmt: skip
+    "Reshape": (1,),
+    "Expand": (1,),
+    "ConstantOfShape": (0,),
+    "Range": (0, 1, 2),
+    "Tile": (1,),
+    "Slice": (1, 2, 3, 4),
+    "Pad": (1,),
+    "Resize": (1, 2, 3),
+    "Upsample": (1,),
+    "TopK": (1,),
+    "OneHot": (1,),
+    "Squeeze": (1,),
+    "Unsqueeze": (1,),
+    "ReduceSum": (1,),
+    "Split": (1,),
+}
 """For ops whose output shape follows from some inputs' values: the positions of those inputs."""
 
 SHAPE_SOURCES = frozenset({"Shape", "Size"})

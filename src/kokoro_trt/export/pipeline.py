@@ -29,8 +29,16 @@ from .onnx_export import GRAPH_NAMES, OPSET, export_graphs
 
 logger = logging.getLogger(__name__)
 
-_CODE_FILES = ("stages.py", "source.py", "stft.py", "onnx_export.py", "kmodel.py", "importer.py",
-               "weight_mapping.py", "onnx_weights.py")  # fmt: skip
+_CODE_FILES = (
+    "stages.py",
+    "source.py",
+    "stft.py",
+    "onnx_export.py",
+    "kmodel.py",
+    "importer.py",
+    "weight_mapping.py",
+    "onnx_weights.py",
+)
 
 
 def _code_sha256() -> str:
@@ -52,8 +60,11 @@ def load_state_dict(weights: WeightsSource, config: ModelConfig) -> StateDict:
     state, report = import_kokoro_onnx(weights.path, config.raw)
     logger.info(
         "imported %d tensors from %s (%.2f%% of parameter values); %d left at their init value",
-        report.mapped, weights.path.name, 100 * report.mapped_fraction, len(report.unmapped),
-    )  # fmt: skip
+        report.mapped,
+        weights.path.name,
+        100 * report.mapped_fraction,
+        len(report.unmapped),
+    )
     return state
 
 
@@ -109,9 +120,7 @@ def _export(
     started = time.perf_counter()
     staging = temporary_dir(target)
     try:
-        with tqdm(
-            total=len(GRAPH_NAMES) + 3, desc="kokoro-trt export", unit="step", disable=not progress
-        ) as bar:
+        with tqdm(total=len(GRAPH_NAMES) + 3, desc="kokoro-trt export", unit="step", disable=not progress) as bar:
             bar.set_postfix_str("loading weights")
             state_dict = load_state_dict(weights, config)
             bar.update()
@@ -134,9 +143,7 @@ def _export(
             "opset": OPSET,
             "samples_per_frame": config.samples_per_frame,
             "torch": torch.__version__,
-            "graphs": {
-                name: {"file": path.name, "sha256": sha256_file(path)} for name, path in paths.items()
-            },
+            "graphs": {name: {"file": path.name, "sha256": sha256_file(path)} for name, path in paths.items()},
             "seconds": round(time.perf_counter() - started, 1),
         }
         target.mkdir(parents=True, exist_ok=True)

@@ -122,9 +122,7 @@ def _is_parameter(module: str, attr: str, skeleton: Skeleton) -> bool:
     return key in skeleton.shapes or f"{key}_g" in skeleton.shapes
 
 
-def _convert(
-    value: np.ndarray, module: str, attr: str, use: Use | None, skeleton: Skeleton
-) -> dict[str, np.ndarray]:
+def _convert(value: np.ndarray, module: str, attr: str, use: Use | None, skeleton: Skeleton) -> dict[str, np.ndarray]:
     """KModel key(s) and value(s) for one ONNX weight read by ``use``."""
     op = use.node.op_type if use is not None else ""
     if attr in ("W", "R", "B") and op in _LSTM_OPS:

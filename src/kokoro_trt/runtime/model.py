@@ -224,7 +224,9 @@ class KokoroModel:
             count = len(ids) if isinstance(ids, (list, tuple)) else type(ids).__name__
             raise InvalidInputError(f"ids must be a list of 1..{self.config.max_phonemes} token ids, got {count}")
         known = self._token_ids
-        bad = next((i for i in ids if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or i not in known), None)
+        bad = next(
+            (i for i in ids if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or i not in known), None
+        )
         if bad is not None:
             raise InvalidInputError(f"{bad!r} is not a token id of this model's vocabulary")
         return list(ids)
@@ -293,9 +295,7 @@ class KokoroModel:
         with self._lock:
             planned = list(self._plan(items, request))
             if not any(isinstance(p, _Planned) for p in planned):
-                raise InvalidInputError(
-                    f"the first sentence alone is longer than max_seconds={settings.max_seconds:g}"
-                )
+                raise InvalidInputError(f"the first sentence alone is longer than max_seconds={settings.max_seconds:g}")
             truncated = cut or len(planned) < len(items) or getattr(planned[-1], "cut", False)
             total = sum(self._samples(p) for p in planned)
             if target is None:
@@ -362,9 +362,7 @@ class KokoroModel:
             if isinstance(plan, _Silence):
                 yield AudioChunk(audio, offset, "", [])
             else:
-                yield AudioChunk(
-                    audio, offset, plan.chunk.text, self._words(plan, offset), plan.chunk.phonemes
-                )
+                yield AudioChunk(audio, offset, plan.chunk.text, self._words(plan, offset), plan.chunk.phonemes)
             offset += samples
 
     # -- asyncio -----------------------------------------------------------------------------
@@ -486,9 +484,7 @@ class KokoroModel:
                 used += self._samples(plan)
                 yield plan
 
-    def _parts(
-        self, item: _Item, rest: Chunk | None, request: _Request, follows: bool
-    ) -> Iterator[_PlannedItem]:
+    def _parts(self, item: _Item, rest: Chunk | None, request: _Request, follows: bool) -> Iterator[_PlannedItem]:
         """One item's audio plans, computed as they are needed: a pause, a chunk, or a streamed head
         and then the ``rest`` of its chunk.
 
@@ -508,9 +504,7 @@ class KokoroModel:
         head_tokens = len(item.phonemes) + 1  # the boundary token and the head's phonemes
         lookahead = join_chunks(item, _prefix(rest, _word_end(rest, _LOOKAHEAD_TOKENS)), vocab)
         ahead = self._durations(lookahead, request, follows, style_tokens=len(joined.token_ids))
-        yield dataclasses.replace(
-            ahead, chunk=item, stop_frame=int(ahead.features.durations[:head_tokens].sum())
-        )
+        yield dataclasses.replace(ahead, chunk=item, stop_frame=int(ahead.features.durations[:head_tokens].sum()))
         whole = self._durations(joined, request, follows)
         yield dataclasses.replace(
             whole,
@@ -522,9 +516,7 @@ class KokoroModel:
     def _samples(self, plan: _PlannedItem) -> int:
         return plan.samples if isinstance(plan, _Silence) else plan.frames * self.samples_per_frame
 
-    def _durations(
-        self, chunk: Chunk, request: _Request, follows: bool, style_tokens: int | None = None
-    ) -> _Planned:
+    def _durations(self, chunk: Chunk, request: _Request, follows: bool, style_tokens: int | None = None) -> _Planned:
         """Frames per token; a chunk that ``follows`` other audio renders only the end of its leading
         silence (its first frames are skipped, not shortened: see :meth:`_render`).
         The style is the voice's row for ``style_tokens`` tokens (default: the chunk's own)."""

@@ -29,9 +29,7 @@ class NoiseBank:
     def __init__(self, min_length: int, max_seeds: int = 4) -> None:
         self._min_length = min_length
         self._max_seeds = max_seeds
-        self._windows: OrderedDict[int, tuple[int, np.ndarray]] = (
-            OrderedDict()
-        )  # seed -> (first sample, noise)
+        self._windows: OrderedDict[int, tuple[int, np.ndarray]] = OrderedDict()  # seed -> (first sample, noise)
 
     def get(self, seed: int, start: int, stop: int) -> np.ndarray:
         """Noise samples ``[start, stop)`` of ``seed`` as a [1, stop - start] view (no copy)."""

@@ -27,7 +27,11 @@ def serve(settings: Settings | None = None, **overrides: Any) -> None:
 
     settings = Settings(**{**(settings.model_dump() if settings is not None else {}), **overrides})
     loader = partial(
-        load_kokoro, settings.device, graphs=settings.graphs, weights=settings.weights,
-        voices_dir=settings.voices_dir, lang=settings.lang,
-    )  # fmt: skip
+        load_kokoro,
+        settings.device,
+        graphs=settings.graphs,
+        weights=settings.weights,
+        voices_dir=settings.voices_dir,
+        lang=settings.lang,
+    )
     uvicorn.Server(uvicorn_config(create_app(loader, settings), settings)).run()

@@ -47,9 +47,7 @@ def create_app(model: Any | Callable[[], Any], settings: Settings | None = None)
         if state.service is not None:
             state.service.shutdown()
 
-    app = FastAPI(
-        title="kokoro-trt", summary="Kokoro-82M text to speech, OpenAI-compatible", lifespan=lifespan
-    )
+    app = FastAPI(title="kokoro-trt", summary="Kokoro-82M text to speech, OpenAI-compatible", lifespan=lifespan)
     app.state.settings, app.state.metrics, app.state.model = settings, metrics, state
     install_handlers(app)
     for router in (speech_router, captions_router, combine_router):

@@ -89,8 +89,15 @@ async def sse_body(
         "output_tokens": frames,
         "total_tokens": prepared.job.words + frames,
     }
-    yield _event({"type": "speech.audio.done", "usage": usage, "truncated": outcome.truncated,
-                  "words_original": prepared.job.words, "words_kept": outcome.words})  # fmt: skip
+    yield _event(
+        {
+            "type": "speech.audio.done",
+            "usage": usage,
+            "truncated": outcome.truncated,
+            "words_original": prepared.job.words,
+            "words_kept": outcome.words,
+        }
+    )
 
 
 def captioned(data: bytes, format: str, words: Iterable[WordTimestamp] | None) -> dict[str, Any]:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import io
 import struct
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 MEDIA_TYPES = {
     "mp3": "audio/mpeg",
@@ -20,8 +23,11 @@ MEDIA_TYPES = {
     "wav": "audio/wav",
     "pcm": "audio/pcm",
 }
-_AV_FORMATS = {"mp3": ("mp3", "libmp3lame", {}), "opus": ("ogg", "libopus", {"page_duration": "100000"}),
-               "aac": ("adts", "aac", {})}  # fmt: skip
+_AV_FORMATS = {
+    "mp3": ("mp3", "libmp3lame", {}),
+    "opus": ("ogg", "libopus", {"page_duration": "100000"}),
+    "aac": ("adts", "aac", {}),
+}
 _UNKNOWN_LENGTH = 0xFFFFFFFF
 
 
@@ -40,10 +46,14 @@ def wav_header(sample_rate: int, data_bytes: int = _UNKNOWN_LENGTH) -> bytes:
     """A 44-byte PCM 16-bit mono RIFF header; the default length means 'until the stream ends'."""
     riff = _UNKNOWN_LENGTH if data_bytes == _UNKNOWN_LENGTH else 36 + data_bytes
     return (
-        b"RIFF" + struct.pack("<I", riff) + b"WAVE"
-        + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16)
-        + b"data" + struct.pack("<I", data_bytes)
-    )  # fmt: skip
+        b"RIFF"
+        + struct.pack("<I", riff)
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16)
+        + b"data"
+        + struct.pack("<I", data_bytes)
+    )
 
 
 class PcmEncoder:
@@ -91,9 +101,10 @@ class _Sink(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:  # type: ignore[override]
-        self._buffer += data
-        return len(data)
+    def write(self, data: Buffer) -> int:
+        view = memoryview(data)
+        self._buffer += view
+        return view.nbytes
 
     def drain(self) -> bytes:
         out = bytes(self._buffer)
@@ -111,7 +122,9 @@ class AvEncoder:
         self.sample_rate = sample_rate
         self._sink = _Sink()
         self._container = av.open(self._sink, mode="w", format=container, options=options)
-        self._stream = self._container.add_stream(codec, rate=sample_rate, layout="mono")
+        stream = self._container.add_stream(codec, rate=sample_rate, layout="mono")
+        assert isinstance(stream, av.AudioStream)  # an audio codec gives an audio stream
+        self._stream = stream
 
     def encode(self, audio: np.ndarray) -> bytes:
         import av

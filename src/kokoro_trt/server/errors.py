@@ -85,11 +85,7 @@ def validation_error(errors: Sequence[Mapping[str, Any]]) -> ApiError:
     if first.get("type") == "extra_forbidden":
         message = f"{clip(param or '')}: unknown field; this server does not support it (see docs/server.md)"
         return ApiError(400, message, param=param, code="unknown_field")
-    message = (
-        f"{clip(param)}: {first.get('msg', 'invalid value')}"
-        if param
-        else first.get("msg", "invalid request")
-    )
+    message = f"{clip(param)}: {first.get('msg', 'invalid value')}" if param else first.get("msg", "invalid request")
     return ApiError(400, message, param=param, code="invalid_value")
 
 
@@ -99,12 +95,16 @@ def install_handlers(app: FastAPI) -> None:
     async def api_error(_: Request, exc: Exception) -> JSONResponse:
         return from_exception(exc).response()
 
-    async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return validation_error(exc.errors()).response()
+    async def validation(_: Request, exc: Exception) -> JSONResponse:
+        errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+        return validation_error(errors).response()
 
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, StarletteHTTPException):
+            return from_exception(exc).response()
         kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
-        return ApiError(exc.status_code, str(exc.detail), type=kind, headers=exc.headers).response()
+        headers = dict(exc.headers) if exc.headers else None
+        return ApiError(exc.status_code, str(exc.detail), type=kind, headers=headers).response()
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(KokoroError, api_error)

@@ -33,8 +33,12 @@ async def models() -> dict:
 @router.get("/v1/models/{model_id}", dependencies=[Depends(require_key)])
 async def model(model_id: str) -> dict:
     if model_id not in MODELS:
-        raise ApiError(404, f"Unknown model {shown(model_id)}; use one of: {', '.join(MODELS)}.", param="model",
-                       code="model_not_found")  # fmt: skip
+        raise ApiError(
+            404,
+            f"Unknown model {shown(model_id)}; use one of: {', '.join(MODELS)}.",
+            param="model",
+            code="model_not_found",
+        )
     return _model(model_id)
 
 

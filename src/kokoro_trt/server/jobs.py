@@ -23,8 +23,7 @@ from .voices import resolve_voice
 
 HEADER_PREFIX = "X-Kokoro-"
 EXPOSED_HEADERS = tuple(
-    f"{HEADER_PREFIX}{name}"
-    for name in ("Truncated", "Words-Original", "Words-Kept", "Speed", "Instructions", "Voice")
+    f"{HEADER_PREFIX}{name}" for name in ("Truncated", "Words-Original", "Words-Kept", "Speed", "Instructions", "Voice")
 )
 """Response headers this server sets (exposed to browsers when CORS is on)."""
 
@@ -51,9 +50,7 @@ class Prepared:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def prepare(
-    text: str, options: SpeechOptions, model: Any, settings: Settings, lexicon: Mapping[str, str]
-) -> Prepared:
+def prepare(text: str, options: SpeechOptions, model: Any, settings: Settings, lexicon: Mapping[str, str]) -> Prepared:
     """Validate ``text`` and ``options`` against ``model``; a 400 :class:`ApiError` names the bad field.
     ``lexicon`` is the server's own, which the request's entries extend."""
     _check_text(text, settings.max_input_chars)
@@ -122,9 +119,7 @@ def _emotion(options: SpeechOptions, model: Any, headers: dict[str, str]) -> str
     if not options.instructions:
         return "neutral"
     found = instructed_emotion(options.instructions, model.emotions)
-    headers[f"{HEADER_PREFIX}Instructions"] = (
-        f"emotion={found}" if found else "ignored: names no known emotion"
-    )
+    headers[f"{HEADER_PREFIX}Instructions"] = f"emotion={found}" if found else "ignored: names no known emotion"
     return found or "neutral"
 
 
@@ -140,9 +135,7 @@ def _speed(speed: float, headers: dict[str, str]) -> float:
     low, high = LIMITS["speed"]
     applied = min(max(speed, low), high)
     if applied != speed:
-        headers[f"{HEADER_PREFIX}Speed"] = (
-            f"{applied:g} (asked {speed:g}; this model speaks {low:g}-{high:g})"
-        )
+        headers[f"{HEADER_PREFIX}Speed"] = f"{applied:g} (asked {speed:g}; this model speaks {low:g}-{high:g})"
     return applied
 
 

@@ -41,9 +41,7 @@ class Metrics:
             "kokoro_real_time_factor", "Synthesis seconds per audio second", buckets=_RTF_BUCKETS, registry=r
         )
         self.audio_seconds = Counter("kokoro_audio_seconds", "Audio synthesised, in seconds", registry=r)
-        self.queue_depth = Gauge(
-            "kokoro_queue_depth", "Synthesis requests admitted (running + waiting)", registry=r
-        )
+        self.queue_depth = Gauge("kokoro_queue_depth", "Synthesis requests admitted (running + waiting)", registry=r)
         self.rejected = Counter("kokoro_rejected", "Requests refused because the queue was full", registry=r)
         self.cache_hits = Counter("kokoro_cache_hits", "Requests answered from the audio cache", registry=r)
         self.truncated = Counter(

@@ -38,9 +38,12 @@ def uvicorn_config(app: Any, settings: Settings) -> Any:
     import uvicorn
 
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level,
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
         ws_max_size=settings.max_body_bytes,
-    )  # fmt: skip
+    )
     for name in LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactSecrets) for f in logger.filters):

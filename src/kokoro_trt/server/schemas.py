@@ -7,7 +7,7 @@ audio is dropped silently.
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -30,7 +30,7 @@ MODELS = ("kokoro", "kokoro-82m", "tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 MAX_LEXICON_ENTRIES = 1000
 
 
-def _limit(name: str) -> dict[str, float]:
+def _limit(name: str) -> dict[str, Any]:
     low, high = LIMITS[name]
     return {"ge": low, "le": high}
 
@@ -44,12 +44,15 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_NORMALIZATION_FIELDS: dict[str, Any] = {
+    f.name: (bool, f.default) for f in dataclasses.fields(text.NormalizationOptions)
+}
 NormalizationOptions = create_model(
     "NormalizationOptions",
     __base__=Strict,
     __doc__="Kokoro-FastAPI's ``normalization_options``, made from the library's dataclass (same fields and "
     "defaults); when the object is sent, the fields it leaves out take those defaults.",
-    **{f.name: (bool, f.default) for f in dataclasses.fields(text.NormalizationOptions)},
+    **_NORMALIZATION_FIELDS,
 )
 
 
@@ -81,9 +84,7 @@ class SpeechBody(SpeechOptions):
     model: str = "kokoro"
     input: str = Field(min_length=1)
     return_download_link: bool = False
-    download_format: None = Field(
-        None, description="only meaningful with a download link, which is not offered"
-    )
+    download_format: None = Field(None, description="only meaningful with a download link, which is not offered")
 
     @field_validator("return_download_link")
     @classmethod

@@ -206,13 +206,9 @@ class Service:
             if chunk is not None:  # stopped early: client gone or an error
                 self._pool.submit(stepper.close)
         outcome.truncated = job.options.max_seconds is not None and outcome.words < job.words
-        self._finished(
-            key, outcome, stepper.compute_seconds, _joined(kept, outcome) if kept is not None else None
-        )
+        self._finished(key, outcome, stepper.compute_seconds, _joined(kept, outcome) if kept is not None else None)
 
-    def _finished(
-        self, key: Hashable, outcome: Outcome, compute_seconds: float, rendered: Rendered | None
-    ) -> None:
+    def _finished(self, key: Hashable, outcome: Outcome, compute_seconds: float, rendered: Rendered | None) -> None:
         self.metrics.observe_synthesis(compute_seconds, outcome.samples / self.sample_rate)
         if outcome.truncated:
             self.metrics.truncated.inc()

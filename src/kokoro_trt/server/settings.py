@@ -27,22 +27,18 @@ class Settings(BaseSettings):
     graphs: Path | None = None
     weights: Path | None = None
     voices_dir: Path | None = None
-    lang: str = Field("en-us", description="the language of voices that name none (custom packs); stock voices read their own")
+    lang: str = Field(
+        "en-us", description="the language of voices that name none (custom packs); stock voices read their own"
+    )
     log_level: str = "info"
 
     api_key: str | None = Field(None, description="require 'Authorization: Bearer <key>' on /v1 routes")
     queue_size: int = Field(16, ge=1, description="requests admitted at once (running + waiting) before 503")
-    cache_bytes: int = Field(
-        64 * 2**20, ge=0, description="audio kept for repeated requests, in bytes; 0: off"
-    )
+    cache_bytes: int = Field(64 * 2**20, ge=0, description="audio kept for repeated requests, in bytes; 0: off")
     workers: int = Field(2, ge=1, description="inference threads sharing the one model")
     max_input_chars: int = Field(10_000, ge=1, description="longest input; longer requests get 400")
-    max_audio_seconds: float | None = Field(
-        None, gt=0, description="cut audio at a sentence past this; None: no cap"
-    )
-    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), description="origins allowed by CORS; empty: off"
-    )
+    max_audio_seconds: float | None = Field(None, gt=0, description="cut audio at a sentence past this; None: no cap")
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field((), description="origins allowed by CORS; empty: off")
     lexicon: Path | None = Field(None, description="YAML/JSON pronunciation dictionary (word → phonemes)")
     retry_after_s: int = Field(1, ge=0)
     max_body_bytes: int = Field(

@@ -23,8 +23,12 @@ router = APIRouter()
 def prepared_request(body: SpeechBody, service: Service) -> Prepared:
     """``body`` checked against the loaded model (400 naming the field)."""
     if body.model not in MODELS:
-        raise ApiError(400, f"Unknown model {shown(body.model)}; use one of: {', '.join(MODELS)}.", param="model",
-                       code="model_not_found")  # fmt: skip
+        raise ApiError(
+            400,
+            f"Unknown model {shown(body.model)}; use one of: {', '.join(MODELS)}.",
+            param="model",
+            code="model_not_found",
+        )
     return prepare(body.input, body, service.model, service.settings, service.lexicon)
 
 
@@ -41,9 +45,7 @@ async def speech(body: SpeechRequest, service: ServiceDep, request: Request) -> 
         )
     if body.stream or body.stream_format == "audio":
         pieces, _ = await unless_disconnected(request, service.stream(prepared.job))
-        return StreamingResponse(
-            audio_body(pieces, prepared, format, rate), media_type=MEDIA[format], headers=headers
-        )
+        return StreamingResponse(audio_body(pieces, prepared, format, rate), media_type=MEDIA[format], headers=headers)
     rendered = await unless_disconnected(request, service.synthesize(prepared.job))
     data = await asyncio.to_thread(encode_whole, rendered, prepared, format, rate)
     headers |= outcome_headers(prepared, outcome_of(rendered))

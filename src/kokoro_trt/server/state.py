@@ -50,8 +50,7 @@ class ModelState:
             try:
                 model = await asyncio.to_thread(loader)
             except Exception as exc:  # reported by /health and every request; the log has it whole
-                logger.exception("loading the model failed (try %d of %d)", self.attempts,
-                                 self.settings.load_attempts)  # fmt: skip
+                logger.exception("loading the model failed (try %d of %d)", self.attempts, self.settings.load_attempts)
                 self.last_error = f"{type(exc).__name__}: {_PATH.sub('<path>', str(exc))}"
                 continue
             self.ready(model)
@@ -82,9 +81,12 @@ class ModelState:
         if self.gave_up:
             raise ApiError(500, self.error or "model failed to load", type="server_error", code="model_error")
         raise ApiError(
-            503, self.error or "model is loading", type="server_error", code="loading",
+            503,
+            self.error or "model is loading",
+            type="server_error",
+            code="loading",
             headers={"Retry-After": "5"},
-        )  # fmt: skip
+        )
 
 
 def service_of(connection: HTTPConnection) -> Service:

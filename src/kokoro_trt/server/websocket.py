@@ -60,9 +60,7 @@ class _Session:
             return
         prepared = prepare(text, self.options, self.service.model, self.service.settings, self.service.lexicon)
         if self.encoder is None:
-            self.encoder = make_encoder(
-                self.options.response_format, self.service.sample_rate, streaming=True
-            )
+            self.encoder = make_encoder(self.options.response_format, self.service.sample_rate, streaming=True)
         pieces, outcome = await self.service.stream(prepared.job)
         words = []
         async with aclosing(pieces):  # a client gone mid-text stops the synthesis here, not at its end
@@ -70,9 +68,7 @@ class _Session:
                 words += timestamps(piece.words)
                 audio = apply_gain(piece.audio, prepared.volume)
                 await self._send_bytes(await asyncio.to_thread(self.encoder.encode, audio))
-        await self.ws.send_json(
-            {"type": "segment", "text": text.strip(), "samples": outcome.samples, "words": words}
-        )
+        await self.ws.send_json({"type": "segment", "text": text.strip(), "samples": outcome.samples, "words": words})
 
     async def append(self, text: str) -> None:
         """Buffers ``text`` and speaks the sentences it completes."""
@@ -95,9 +91,7 @@ class _Session:
             self.configure({k: v for k, v in message.items() if k != "type"})
         elif kind == "text":
             if not isinstance(message.get("text"), str):
-                raise ApiError(
-                    400, "a text message needs a string 'text'", param="text", code="invalid_value"
-                )
+                raise ApiError(400, "a text message needs a string 'text'", param="text", code="invalid_value")
             await self.append(message["text"])
         elif kind == "flush":
             await self.speak(self.buffer.take())
@@ -105,9 +99,7 @@ class _Session:
             await self.end()
             return False
         else:
-            raise ApiError(
-                400, f"unknown message type {shown(kind)}: use config, text, flush or end", param="type"
-            )
+            raise ApiError(400, f"unknown message type {shown(kind)}: use config, text, flush or end", param="type")
         return True
 
     async def _send_bytes(self, data: bytes) -> None:
@@ -118,8 +110,7 @@ class _Session:
 def parsed(message: Mapping[str, Any]) -> dict:
     """The JSON object a received frame holds; a 400 :class:`ApiError` for anything else."""
     if message.get("text") is None:
-        raise ApiError(400, "binary frames are not part of this protocol: send JSON text frames",
-                       code="binary_frame")  # fmt: skip
+        raise ApiError(400, "binary frames are not part of this protocol: send JSON text frames", code="binary_frame")
     try:
         value = json.loads(message["text"])
     except json.JSONDecodeError as exc:

@@ -92,9 +92,7 @@ def _split_long(piece: Piece, max_tokens: int) -> list[Piece]:
     ]
 
 
-def _group(
-    text: str, pieces: Sequence[Piece], words: Sequence[WordSpan], max_tokens: int
-) -> list[list[Piece]]:
+def _group(text: str, pieces: Sequence[Piece], words: Sequence[WordSpan], max_tokens: int) -> list[list[Piece]]:
     """Greedy: fill a chunk, then cut at the best-ranked (then latest) break that still fits; never
     inside a word's spoken form when another break fits."""
     starts = [w.start for w in words]

@@ -31,11 +31,7 @@ class _PieceBuilder:
         self.pieces: list[Piece] = []
 
     def _ends_open(self) -> bool:
-        return (
-            bool(self.pieces)
-            and not self.pieces[-1].phonemes.endswith(" ")
-            and self.pieces[-1].phonemes != ""
-        )
+        return bool(self.pieces) and not self.pieces[-1].phonemes.endswith(" ") and self.pieces[-1].phonemes != ""
 
     def add(self, start: int, end: int, core: str, space_after: bool) -> None:
         if not core and not self._ends_open():

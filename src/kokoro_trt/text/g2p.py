@@ -70,8 +70,4 @@ def g2p_tokens(text: str, british: bool) -> list[Token]:
 
 def _with_stop(text: str, phonemes: str) -> str:
     """The token's phonemes with the full stop misaki swallowed after a lone letter put back."""
-    return (
-        phonemes + "."
-        if phonemes and _LETTER_STOP.fullmatch(text) and not phonemes.endswith(".")
-        else phonemes
-    )
+    return phonemes + "." if phonemes and _LETTER_STOP.fullmatch(text) and not phonemes.endswith(".") else phonemes

@@ -43,9 +43,7 @@ class JapaneseG2P:
         for n in self.tagger(text):
             pos += len(n.white_space)
             reading = kata2hira(n.feature.pron or n.feature.kana or n.surface)
-            out.append(
-                (pos, Word(n.surface, reading, 6 if n.char_type == 7 or not n.is_unk else n.char_type))
-            )
+            out.append((pos, Word(n.surface, reading, 6 if n.char_type == 7 or not n.is_unk else n.char_type)))
             pos += len(n.surface)
         return out
 
@@ -64,9 +62,7 @@ class JapaneseG2P:
         out = []
         for k, word in enumerate(words):
             inside = [w for o, w in tagged if bounds[k] <= o < bounds[k + 1]]
-            roma = " ".join(
-                t.surface.strip() for t in self.cutlet._romaji_tokens(inside) if t.surface.strip()
-            )
+            roma = " ".join(t.surface.strip() for t in self.cutlet._romaji_tokens(inside) if t.surface.strip())
             out.append(english_phonemes(word) if is_latin_word(word) else _GLUE.sub("", roma))
         return _glue_words(out)
 
@@ -76,9 +72,7 @@ def _groups(words: list[Word]) -> list[list[Word]]:
     misaki's ``Cutlet._romaji_tokens`` applies, so that each group is one word as misaki spaces them."""
     groups, i = [], 0
     while i < len(words):
-        same = next(
-            (z for z in range(i + 1, len(words)) if words[z].char_type != words[i].char_type), len(words)
-        )
+        same = next((z for z in range(i + 1, len(words)) if words[z].char_type != words[i].char_type), len(words))
         found = (j for j in range(same, i, -1) if "".join(w.surface for w in words[i:j]) in JA_WORDS)
         j = next(found, i + 1)
         groups.append(words[i:j])

@@ -19,15 +19,8 @@ def check_lexicon(lexicon: Mapping[str, str], vocab: Mapping[str, int]) -> dict[
         raise InvalidInputError(f"a lexicon maps words to phonemes, got {type(lexicon).__name__}")
     checked = {}
     for word, phonemes in lexicon.items():
-        if (
-            not isinstance(word, str)
-            or not word.strip()
-            or not isinstance(phonemes, str)
-            or not phonemes.strip()
-        ):
-            raise InvalidInputError(
-                f"lexicon entry {word!r}: {phonemes!r} must map a word to a phoneme string"
-            )
+        if not isinstance(word, str) or not word.strip() or not isinstance(phonemes, str) or not phonemes.strip():
+            raise InvalidInputError(f"lexicon entry {word!r}: {phonemes!r} must map a word to a phoneme string")
         unknown = sorted({p for p in phonemes if p not in vocab})
         if unknown:
             shown = ", ".join(f"{p!r} (U+{ord(p):04X})" for p in unknown)

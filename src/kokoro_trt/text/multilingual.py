@@ -127,9 +127,7 @@ def _add_run(
                 out.word(cleaned.original_span(at, cursor), w, cursor - 1, phonemes)
 
 
-def normalize_multilingual(
-    text: str, segment: Segmenter, lexicon: Mapping[str, str] | None = None
-) -> NormalizedText:
+def normalize_multilingual(text: str, segment: Segmenter, lexicon: Mapping[str, str] | None = None) -> NormalizedText:
     """``text`` cleaned (every script kept), spaces collapsed, and split into words by ``segment``;
     ``[word](/phonemes/)`` and words found in ``lexicon`` take the given phonemes."""
     cleaned = clean(text, all_scripts=True)

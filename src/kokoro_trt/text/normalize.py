@@ -109,9 +109,7 @@ class _Assembler:
 
 def _sentence_ends(text: str) -> Iterator[int]:
     """Indices of the last character (closing quotes included) of each sentence of normalised text."""
-    for m in re.finditer(
-        rf"[{re.escape(''.join(SENTENCE_END))}]+[{re.escape(CLOSERS)}]*(?=\s+[^a-z]|$)", text
-    ):
+    for m in re.finditer(rf"[{re.escape(''.join(SENTENCE_END))}]+[{re.escape(CLOSERS)}]*(?=\s+[^a-z]|$)", text):
         yield m.end() - 1
 
 
@@ -125,14 +123,15 @@ def _rules(options: NormalizationOptions) -> tuple[Rule, ...]:
 
 def _scan(text: str, rules: Sequence[Rule]) -> Iterator[tuple[int, int, Rule | None, re.Match | None]]:
     """Split text into rule matches (earliest wins, then rule order) and the plain gaps between them."""
-    cache: dict[int, re.Match | None] = {}
+    cache: dict[int, re.Match | None] = {}  # each rule's next match from pos (None: no more)
     pos = 0
     while pos < len(text):
         best: tuple[Rule, re.Match] | None = None
         for i, rule in enumerate(rules):
-            m = cache.get(i, False)
-            if m is False or (m is not None and m.start() < pos):
-                m = cache[i] = rule.pattern.search(text, pos)
+            m = cache[i] if i in cache else rule.pattern.search(text, pos)
+            if m is not None and m.start() < pos:
+                m = rule.pattern.search(text, pos)
+            cache[i] = m
             if m is not None and (best is None or m.start() < best[1].start()):
                 best = (rule, m)
         if best is None:

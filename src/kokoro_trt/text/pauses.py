@@ -22,9 +22,7 @@ class Pause:
 def _pause(value: str) -> Pause:
     m = _VALUE.fullmatch(value)
     if m is None:
-        raise InvalidInputError(
-            f"bad pause [pause:{value}]: write seconds or milliseconds, e.g. [pause:1.5s]"
-        )
+        raise InvalidInputError(f"bad pause [pause:{value}]: write seconds or milliseconds, e.g. [pause:1.5s]")
     seconds = float(m[1]) / (1000 if m[2].lower() == "ms" else 1)
     if not 0 <= seconds <= MAX_PAUSE_SECONDS:
         raise InvalidInputError(f"pause [pause:{value}] must be between 0 and {MAX_PAUSE_SECONDS:g} s")

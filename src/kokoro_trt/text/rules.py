@@ -369,9 +369,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "day_month",
-        _c(
-            rf"\b(?P<d>[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\s(?P<mon>{_MONTH_RE})\b\.?(?:,?\s(?P<y>\d{{4}})\b)?"
-        ),
+        _c(rf"\b(?P<d>[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\s(?P<mon>{_MONTH_RE})\b\.?(?:,?\s(?P<y>\d{{4}})\b)?"),
         _day_month,
     ),
     Rule(

@@ -66,8 +66,7 @@ def _weight(text: str | None, part: str, spec: str) -> float:
 def _name(name: str) -> str:
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidInputError(
-            f"Voice name {name[:20]}... is {len(name)} characters long; names have at most "
-            f"{MAX_NAME_LENGTH}. {SYNTAX}"
+            f"Voice name {name[:20]}... is {len(name)} characters long; names have at most {MAX_NAME_LENGTH}. {SYNTAX}"
         )
     return name
 
@@ -78,9 +77,7 @@ def parse_blend(spec: str) -> Blend:
         raise InvalidInputError(f"A voice spec must be a string, got {type(spec).__name__}. {SYNTAX}")
     parts = spec.split("+")
     if len(parts) > MAX_PARTS:
-        raise InvalidInputError(
-            f"Voice spec has {len(parts)} parts; a blend has at most {MAX_PARTS}. {SYNTAX}"
-        )
+        raise InvalidInputError(f"Voice spec has {len(parts)} parts; a blend has at most {MAX_PARTS}. {SYNTAX}")
     weights: dict[str, float] = {}
     for part in parts:
         match = _PART.fullmatch(part)
@@ -93,9 +90,7 @@ def parse_blend(spec: str) -> Blend:
     if not math.isfinite(total) or not all(map(math.isfinite, weights.values())):
         raise InvalidInputError(f"The weights in voice spec {spec!r} do not add up to a finite number. {SYNTAX}")
     if total <= 0:
-        raise InvalidInputError(
-            f"The weights in voice spec {spec!r} sum to {total:g}; they must sum above 0. {SYNTAX}"
-        )
+        raise InvalidInputError(f"The weights in voice spec {spec!r} sum to {total:g}; they must sum above 0. {SYNTAX}")
     normalised = {name: weight / total for name, weight in weights.items()}
     extreme = max(normalised, key=lambda name: abs(normalised[name]))
     if abs(normalised[extreme]) > MAX_WEIGHT:

@@ -66,17 +66,13 @@ class Emotion:
             "pitch_range": prosody.pitch_range * self.pitch_range,
             "energy": prosody.energy * self.energy,
         }
-        return Prosody(
-            **{key: min(max(value, LIMITS[key][0]), LIMITS[key][1]) for key, value in values.items()}
-        )
+        return Prosody(**{key: min(max(value, LIMITS[key][0]), LIMITS[key][1]) for key, value in values.items()})
 
 
 def _check_keys(fields: Mapping[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(fields) - allowed)
     if unknown:
-        raise InvalidInputError(
-            f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}."
-        )
+        raise InvalidInputError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}.")
 
 
 def _description(fields: Mapping[str, Any]) -> str:
@@ -98,9 +94,7 @@ def _character(name: str, fields: Mapping[str, Any]) -> Character:
 
 def _emotion(name: str, fields: Mapping[str, Any]) -> Emotion:
     _check_keys(fields, {"description", *LIMITS})
-    return Emotion(
-        name=name, description=_description(fields), **{key: fields[key] for key in LIMITS if key in fields}
-    )
+    return Emotion(name=name, description=_description(fields), **{key: fields[key] for key in LIMITS if key in fields})
 
 
 def _parse(text: str, source: str, build: Callable[[str, Mapping[str, Any]], T]) -> dict[str, T]:
@@ -112,9 +106,7 @@ def _parse(text: str, source: str, build: Callable[[str, Mapping[str, Any]], T])
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise InvalidInputError(
-            f"{source}: expected a mapping of names to entries, got {type(raw).__name__}."
-        )
+        raise InvalidInputError(f"{source}: expected a mapping of names to entries, got {type(raw).__name__}.")
     entries: dict[str, T] = {}
     for name, fields in raw.items():
         try:
@@ -134,9 +126,7 @@ def _packaged(file_name: str, build: Callable[[str, Mapping[str, Any]], T]) -> M
     return _parse(text, f"kokoro_trt/voices/{file_name}", build)
 
 
-def _load(
-    file_name: str, build: Callable[[str, Mapping[str, Any]], T], path: str | Path | None
-) -> dict[str, T]:
+def _load(file_name: str, build: Callable[[str, Mapping[str, Any]], T], path: str | Path | None) -> dict[str, T]:
     entries = dict(_packaged(file_name, build))
     if path is not None:
         path = Path(path).expanduser()

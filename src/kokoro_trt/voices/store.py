@@ -55,9 +55,7 @@ class VoiceStore:
         """The ``[510, 256]`` float32 style pack of a voice spec (``None``: :data:`DEFAULT_VOICE`)."""
         blend = parse_blend(DEFAULT_VOICE if spec is None else spec)
         for name in blend.names:
-            if name not in STOCK_VOICES and not (
-                self.voices_dir and (self.voices_dir / f"{name}.pt").is_file()
-            ):
+            if name not in STOCK_VOICES and not (self.voices_dir and (self.voices_dir / f"{name}.pt").is_file()):
                 raise not_found("voice", name, self.names())
         return self._cached_pack(blend)
 
@@ -74,8 +72,8 @@ class VoiceStore:
         if len(blend.parts) == 1:
             pack = self._load(blend.names[0], fallback=blend.names[0] == DEFAULT_VOICE)
         else:
-            pack = sum(weight * self._load(name, fallback=False) for name, weight in blend.parts)
-            pack = pack.astype(np.float32)
+            packs = [weight * self._load(name, fallback=False) for name, weight in blend.parts]
+            pack = np.add.reduce(packs).astype(np.float32)
         pack.setflags(write=False)
         return pack
 
@@ -104,8 +102,10 @@ class VoiceStore:
             logger.warning(
                 "Voice %r not found (no voices folder, not in the Hugging Face cache, hub unreachable); "
                 "speaking English with the embedded Japanese voice %r. %s",
-                DEFAULT_VOICE, FALLBACK_VOICE, _GET_VOICES,
-            )  # fmt: skip
+                DEFAULT_VOICE,
+                FALLBACK_VOICE,
+                _GET_VOICES,
+            )
             self._warned_fallback = True
         return _as_pack(load_embedded(FALLBACK_VOICE), f"{FALLBACK_VOICE} (embedded)")
 

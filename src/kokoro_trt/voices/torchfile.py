@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -123,7 +123,7 @@ def _read_archive(data: bytes, source: Path) -> np.ndarray:
         root = pickles[0][: -len("data.pkl")]
         names = set(archive.namelist())
         order = archive.read(f"{root}byteorder").decode().strip() if f"{root}byteorder" in names else "little"
-        byteorder = {"little": "<", "big": ">"}[order]
+        byteorder: Literal["<", ">"] = "<" if order == "little" else ">"
 
         def read_storage(key: str, dtype: np.dtype, numel: int) -> np.ndarray:
             entry = archive.getinfo(f"{root}data/{key}")

@@ -124,7 +124,5 @@ class OnnxRuntimeBackend:
             }
             for name, value in inputs.items():
                 binding.bind_cpu_input(name, np.ascontiguousarray(value))
-            binding.bind_output(
-                "audio", out.device, out.device_id, np.float32, [samples], out.ptr + 4 * offset
-            )
+            binding.bind_output("audio", out.device, out.device_id, np.float32, [samples], out.ptr + 4 * offset)
             session.run_with_iobinding(binding, self.run_options)

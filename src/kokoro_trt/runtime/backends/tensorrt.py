@@ -17,6 +17,7 @@ device buffers allocated once, audio written in place.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,9 +95,7 @@ class _Engine:
         trt, self.log = library.trt, library.logger
         self.engine = runtime.deserialize_cuda_engine(path.read_bytes())
         if self.engine is None:
-            raise BackendError(
-                f"{library.name} could not load {path}: {self.log.last_error('deserialization failed')}"
-            )
+            raise BackendError(f"{library.name} could not load {path}: {self.log.last_error('deserialization failed')}")
         self.cache = None
         if runtime_cache is not None:
             config = self.engine.create_runtime_config()
@@ -152,13 +151,7 @@ class _Engine:
 def runtime_cache_path(target: EngineTarget, gpu_name: str, engine_sha256: str) -> Path:
     """Where TensorRT for RTX keeps the kernels it compiled for one engine on one GPU model."""
     gpu = "".join(c if c.isalnum() else "-" for c in gpu_name.lower()).strip("-")
-    return (
-        cache_dir()
-        / "engines"
-        / "runtime"
-        / f"{gpu}-{target.library_version}"
-        / f"{engine_sha256[:16]}.cache"
-    )
+    return cache_dir() / "engines" / "runtime" / f"{gpu}-{target.library_version}" / f"{engine_sha256[:16]}.cache"
 
 
 class TensorRTBackend:
@@ -186,9 +179,7 @@ class TensorRTBackend:
         def load(stage: str, shared: dict[str, cuda.DeviceBuffer]) -> _Engine:
             manifest = engines.manifests[stage]
             cache = (
-                runtime_cache_path(manifest.target, gpu_name, manifest.engine_sha256)
-                if library.cross_builds
-                else None
+                runtime_cache_path(manifest.target, gpu_name, manifest.engine_sha256) if library.cross_builds else None
             )
             return _Engine(library, runtime, engines.path(stage), shared, cache)
 
@@ -237,9 +228,7 @@ class TensorRTBackend:
         engine = self._engines["decoder"]
         samples = frame_index.shape[0] * self.samples_per_frame
         if out.device == "cuda" and out.device_id != self.device_id:
-            raise OutputBufferError(
-                f"output buffer is on cuda:{out.device_id}, the engines on cuda:{self.device_id}"
-            )
+            raise OutputBufferError(f"output buffer is on cuda:{out.device_id}, the engines on cuda:{self.device_id}")
         address = out.ptr + 4 * offset
         with backend_errors(self.name, "decoder"):
             resident = self._features_resident(features)
@@ -288,10 +277,9 @@ class TensorRTBackend:
             self.stream.close()
 
     def __del__(self) -> None:
-        try:
+        # At interpreter shutdown the CUDA runtime may already be gone; nothing is left to free then.
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:  # interpreter shutdown: the CUDA runtime may already be gone
-            pass
 
 
 def load_tensorrt(

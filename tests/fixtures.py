@@ -39,7 +39,7 @@ def asr():
     """Offline Whisper-base (see ``tests/asr.py``): ``asr.transcribe(audio, sample_rate=24000) -> str``
     and ``asr.word_error_rate(reference, hypothesis) -> float``. Loaded once per session."""
     pytest.importorskip("faster_whisper", reason="needs the dev extra: pip install -e '.[dev]'")
-    from asr import Asr
+    from tests.asr import Asr
 
     try:
         return Asr()
@@ -50,7 +50,7 @@ def asr():
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random-weight checkpoint in Kokoro's .pth layout (see tests/tiny_model.py)."""
-    from tiny_model import save_tiny_checkpoint
+    from tests.tiny_model import save_tiny_checkpoint
 
     path = tmp_path_factory.mktemp("tiny") / "tiny.pth"
     save_tiny_checkpoint(path)
@@ -61,7 +61,7 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_graphs(tiny_weights: Path, tmp_path_factory: pytest.TempPathFactory):
     """The tiny model exported through the real export pipeline (duration, prosody, decoder)."""
     from kokoro_trt.export.pipeline import export_model
-    from tiny_model import tiny_config
+    from tests.tiny_model import tiny_config
 
     return export_model(tiny_weights, tiny_config(), out_dir=tmp_path_factory.mktemp("tiny-graphs"), progress=False)
 
