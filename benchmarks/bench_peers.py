@@ -59,23 +59,8 @@ CONTENDERS = {
     "kokoro-torch": ("torch", "kokoro"),
 }
 
-# The script of bench_runtime.py (112 words, ~44 s of audio), repeated so this file stands alone.
-SENTENCES = (
-    "Good morning, and welcome to the quarterly update from the research team.",
-    "Over the last three months we rebuilt the speech engine from the ground up, and the results are encouraging.",
-    "Short replies now begin playing almost instantly, even on a modest laptop without a graphics card.",
-    "Long documents, such as news articles or book chapters, are read aloud with steady pacing and natural pauses.",
-    (
-        "We also added several new voices, improved how numbers and dates are spoken, and fixed a handful of "
-        "pronunciation mistakes that listeners reported."
-    ),
-    (
-        "Next quarter, we plan to focus on expressive reading, better handling of names, and lower memory use on "
-        "small devices."
-    ),
-    "Thank you for listening.",
-)
-SCRIPT = " ".join(SENTENCES)
+from benchmarks.bench_runtime import SCRIPT, SENTENCES  # 112 words, ~44 s of audio
+
 WARMUP = SENTENCES[0]
 
 _results: dict = {}

@@ -5,52 +5,28 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from kokoro_trt.cli import main
 
 
-def test_speak_writes_a_wav(tiny_graphs, voices_dir, tmp_path, capsys):
+@pytest.fixture
+def tiny_model_flags(tiny_graphs, voices_dir) -> list[str]:
+    """``speak`` flags that run the tiny model on ONNX Runtime CPU."""
+    return ["--device", "cpu", "--graphs", str(tiny_graphs.directory), "--voices-dir", str(voices_dir)]
+
+
+def test_speak_writes_a_wav(tiny_model_flags, tmp_path, capsys):
     out = tmp_path / "hello.wav"
-    code = main(
-        [
-            "speak",
-            "Hello there.",
-            "-o",
-            str(out),
-            "--device",
-            "cpu",
-            "--graphs",
-            str(tiny_graphs.directory),
-            "--voices-dir",
-            str(voices_dir),
-            "--voice",
-            "morty",
-        ]
-    )
-    assert code == 0
+    assert main(["speak", "Hello there.", "-o", str(out), *tiny_model_flags, "--voice", "morty"]) == 0
     audio, rate = sf.read(out)
     assert rate == 24000 and audio.ndim == 1 and len(audio) > 0
     assert "onnxruntime-cpu" in capsys.readouterr().out
 
 
-def test_errors_are_one_clear_line(tiny_graphs, voices_dir, tmp_path, capsys):
-    code = main(
-        [
-            "speak",
-            "Hi.",
-            "-o",
-            str(tmp_path / "x.wav"),
-            "--device",
-            "cpu",
-            "--graphs",
-            str(tiny_graphs.directory),
-            "--voices-dir",
-            str(voices_dir),
-            "--voice",
-            "af_hert",
-        ]
-    )
+def test_errors_are_one_clear_line(tiny_model_flags, tmp_path, capsys):
+    code = main(["speak", "Hi.", "-o", str(tmp_path / "x.wav"), *tiny_model_flags, "--voice", "af_hert"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("kokoro-trt: error:") and "af_heart" in err
     assert "Traceback" not in err
@@ -121,9 +97,9 @@ def test_serve_reports_a_bad_setting_in_one_line(monkeypatch, capsys):
     assert err.startswith("kokoro-trt: error: serve setting workers:") and "Traceback" not in err
 
 
-def test_speak_flags_reach_the_model(tiny_graphs, voices_dir, tmp_path):
+def test_speak_flags_reach_the_model(tiny_model_flags, tmp_path):
     """Every synthesis flag shapes the audio (the CLI once lost ``--pitch-range``)."""
-    common = ["--device", "cpu", "--graphs", str(tiny_graphs.directory), "--voices-dir", str(voices_dir), "--float"]
+    common = [*tiny_model_flags, "--float"]
 
     def spoken(*flags: str):
         out = tmp_path / f"{len(list(tmp_path.iterdir()))}.wav"
