@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kokoro_trt.assets import fallback, offline_weights
-from kokoro_trt.files import atomic_write
+from kokoro_trt.storage import atomic_write
 
 TESTS = Path(__file__).resolve().parent
 

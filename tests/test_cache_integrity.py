@@ -13,7 +13,7 @@ import pytest
 from kokoro_trt.assets import fallback, offline_weights
 from kokoro_trt.errors import ChecksumError, CorruptFileError
 from kokoro_trt.graphs import MANIFEST_NAME, STAGES, VERIFIED_NAME, GraphSet
-from kokoro_trt.hashing import sha256_file
+from kokoro_trt.storage import sha256_file
 
 
 def _damage(path: Path, at: int = 0, length: int = 4096) -> None:
@@ -49,7 +49,7 @@ def test_same_size_damage_to_a_graph_is_a_typed_error(fake_graphs: Path) -> None
 def test_an_unchanged_stamp_skips_the_hash(fake_graphs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     GraphSet.load(fake_graphs)
     assert set(json.loads((fake_graphs / VERIFIED_NAME).read_text())) == {f"{s}.onnx" for s in STAGES}
-    monkeypatch.setattr("kokoro_trt.hashing.sha256_file", lambda p: pytest.fail(f"rehashed {p}"))
+    monkeypatch.setattr("kokoro_trt.storage.sha256_file", lambda p: pytest.fail(f"rehashed {p}"))
     GraphSet.load(fake_graphs)
 
 

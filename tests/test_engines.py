@@ -40,9 +40,9 @@ from kokoro_trt.errors import (
     StaleEngineError,
 )
 from kokoro_trt.graphs import STAGES, GraphSet
-from kokoro_trt.hashing import sha256_file
 from kokoro_trt.runtime import load
 from kokoro_trt.runtime.backends.base import backend_errors
+from kokoro_trt.storage import sha256_file
 
 RTX_3060 = EngineTarget("tensorrt", "10.13.0.35", "8.6", "NVIDIA GeForce RTX 3060")
 RTX_SM86 = EngineTarget("tensorrt-rtx", "1.7.1.116", "8.6")

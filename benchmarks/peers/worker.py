@@ -189,7 +189,7 @@ def prepare(cfg: dict) -> dict:
         out["graphs"] = str(export_model(weights, progress=False).directory)
     pth = None
     if cfg.get("pth_dir"):
-        from kokoro_trt.hashing import sha256_file
+        from kokoro_trt.storage import sha256_file
 
         pth = str(Path(cfg["pth_dir"]) / f"kmodel-fp32-{sha256_file(weights.path)[:16]}.pth")
     if pth and not Path(pth).is_file():

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CorruptFileError, ModelNotFoundError
-from .hashing import mismatched_files
+from .storage import mismatched_files
 
 MANIFEST_NAME = "manifest.json"
 VERIFIED_NAME = "verified.json"

@@ -4,7 +4,7 @@ Loading never downloads on its own accord beyond the Hub step, which ``local_fil
 ``HF_HUB_OFFLINE=1`` turns off.
 """
 
-from ._cache import cache_dir, cache_lock
+from ..storage import cache_dir, cache_lock
 from .fallback import offline_weights
 from .hub import DEFAULT_REPO, download_model, fetch_file
 from .resolve import WeightsSource, resolve_config, resolve_weights

@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING
 from tqdm.auto import tqdm
 
 from ..errors import ChecksumError, ModelNotFoundError
-from ..files import atomic_write, quarantine, remove_stale_temporaries, replacing
-from ..hashing import sha256_file
-from ._cache import cache_dir, cache_lock
+from ..storage import atomic_write, cache_dir, cache_lock, quarantine, remove_stale_temporaries, replacing, sha256_file
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable

@@ -18,10 +18,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..assets import cache_dir, cache_lock
 from ..errors import EngineBuildError, InvalidInputError, KokoroError
-from ..files import atomic_write, remove_stale_temporaries
 from ..graphs import STAGES, GraphSet
+from ..storage import atomic_write, cache_dir, cache_lock, remove_stale_temporaries
 from .device import EngineTarget, cross_target, current_target
 from .library import TensorRTLibrary, load_library
 from .manifest import EngineManifest

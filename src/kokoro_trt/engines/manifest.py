@@ -10,8 +10,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import EngineArchitectureError, StaleEngineError
-from ..files import atomic_write
-from ..hashing import sha256_file
+from ..storage import atomic_write, sha256_file
 from .device import EngineTarget
 
 FORMAT = 2

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..assets import cache_dir
 from ..errors import EngineArchitectureError, ModelNotFoundError, StaleEngineError
 from ..graphs import STAGES, GraphSet
-from ..hashing import sha256_file
+from ..storage import cache_dir, sha256_file
 from .device import EngineTarget
 from .manifest import EngineManifest, build_hint, check_engine
 

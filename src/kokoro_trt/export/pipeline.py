@@ -20,9 +20,8 @@ from tqdm.auto import tqdm
 from ..assets import WeightsSource, cache_dir, cache_lock, resolve_weights
 from ..config import ModelConfig
 from ..errors import CorruptFileError, ExportError
-from ..files import atomic_write, quarantine, remove_stale_temporaries, temporary_dir
 from ..graphs import MANIFEST_NAME, GraphSet
-from ..hashing import sha256_file, sha256_text
+from ..storage import atomic_write, quarantine, remove_stale_temporaries, sha256_file, sha256_text, temporary_dir
 from .inventory import inventory
 from .kmodel import StateDict, build_kmodel
 from .onnx_export import GRAPH_NAMES, OPSET, export_graphs

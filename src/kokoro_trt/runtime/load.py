@@ -14,7 +14,7 @@ from ..config import ModelConfig
 from ..engines.library import LIBRARIES
 from ..errors import BackendUnavailableError, InvalidInputError, ModelNotFoundError
 from ..graphs import MANIFEST_NAME, GraphSet
-from ..hashing import sha256_file, sha256_text
+from ..storage import sha256_file, sha256_text
 from ..text import TextFrontend
 from ..voices import VoiceStore
 from .backends.base import Backend

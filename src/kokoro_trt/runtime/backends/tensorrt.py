@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from ... import cudart as cuda
-from ...assets import cache_dir
 from ...engines import (
     EngineSet,
     EngineTarget,
@@ -42,8 +41,8 @@ from ...errors import (
     ModelNotFoundError,
     OutputBufferError,
 )
-from ...files import atomic_write
 from ...graphs import GraphSet
+from ...storage import atomic_write, cache_dir
 from ..buffers import OutputTarget
 from .base import TextFeatures, backend_errors
 
