@@ -171,11 +171,24 @@ def test_voices_models_health_page(client):
     assert "rick_c137" in {c["id"] for c in voices["characters"]}
     assert {"neutral", "excited"} <= {e["id"] for e in voices["emotions"]}
     assert "+" in voices["blend_syntax"]
+    assert voices["voice_languages"]["ef_dora"] == "es" and voices["voice_languages"]["zf_xiaobei"] == "zh"
+    assert {lang["code"] for lang in voices["languages"]} >= {
+        "en-us",
+        "en-gb",
+        "es",
+        "fr",
+        "hi",
+        "it",
+        "ja",
+        "pt-br",
+        "zh",
+    }
     assert {m["id"] for m in client.get("/v1/models").json()["data"]} >= {"kokoro", "tts-1"}
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["backend"] == "onnxruntime-cpu"
     page = client.get("/")
     assert page.status_code == 200 and "/v1/audio/voices" in page.text and "getReader" in page.text
+    assert 'id="language"' in page.text and "lang_code" in page.text  # a user can pick the language
 
 
 def test_metrics_exposition(client):

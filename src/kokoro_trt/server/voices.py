@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InvalidInputError
+from ..text import LANGUAGES, voice_language
 from ..voices import DEFAULT_VOICE, parse_blend
 from ..voices.suggest import not_found
 from .errors import ApiError, clip, quoting
@@ -49,6 +50,8 @@ def catalog(model: Any) -> dict[str, Any]:
     return {
         "default": DEFAULT_VOICE,
         "voices": model.voices.names(),
+        "voice_languages": {name: voice_language(name) for name in model.voices.names()},
+        "languages": [{"code": lang.code, "letter": lang.letter, "name": lang.name} for lang in LANGUAGES.values()],
         "openai_aliases": OPENAI_VOICES,
         "blend_syntax": BLEND_SYNTAX,
         "characters": [
