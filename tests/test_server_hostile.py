@@ -118,7 +118,7 @@ def test_a_stream_never_read_frees_its_slot(server_model):
 
     settings = Settings(api_key=None, cache_bytes=0)
     service = Service(server_model, settings, Metrics(), {})
-    job = prepare("Never read.", SpeechOptions(), server_model, settings).job
+    job = prepare("Never read.", SpeechOptions(), server_model, settings, service.lexicon).job
 
     async def dropped() -> int:
         pieces, _ = await service.stream(job)
