@@ -7,8 +7,11 @@ Session settings, chosen on purpose:
 * ``enable_mem_pattern = False``: ORT caches an allocation plan per input shape, and with text of
   every length that cache only grows;
 * ``ORT_ENABLE_ALL`` graph optimisation, sequential execution (the graphs are chains);
-* on CPU, every run ends by shrinking the CPU arena (:func:`run_options`): an arena otherwise keeps
-  the peak of the longest text so far, so memory grew in steps with each new longest request.
+* the CPU arena keeps its peak, which the chunk limit bounds (≤ 510 phonemes a pass): resident memory
+  grows to that of the longest chunk so far (~500 MiB above load after a 20 s chunk), then stays.
+  Shrinking the arena after every run (``memory.enable_memory_arena_shrinkage``) lowered that for
+  sequential calls but made a 5-minute server stream grow by 460-500 MiB instead of 16 MiB (freed
+  blocks fragment the worker threads' malloc arenas), so it is off.
 
 The decoder's output is bound with IOBinding to the caller's buffer, so audio lands in place.
 """
@@ -38,21 +41,6 @@ def session_options(threads: int) -> ort.SessionOptions:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.enable_mem_pattern = False
     options.log_severity_level = 3
-    return options
-
-
-def run_options(device: str) -> ort.RunOptions:
-    """Options for every run: on CPU, hand the arena's free chunks back to the system at its end.
-
-    Measured on the real graphs, 24 calls of 2-60 words, 2 shared cores: RSS went 1209 -> 1323 MiB
-    with the plain arena (it kept each call's peak, so it grew with every new longest text) and
-    839 -> 917 MiB (peak 924) with shrinkage. Speed, the modes interleaved on the same 9 texts: median
-    real-time factor 1.393 against 1.398 (per-call ratio 1.05, within this machine's noise).
-    Disabling the CPU arena instead was 1.17x slower and left RSS swinging up to 1965 MiB.
-    """
-    options = ort.RunOptions()
-    if device == "cpu":
-        options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
     return options
 
 
@@ -95,18 +83,17 @@ class OnnxRuntimeBackend:
         if device == "cuda" and active != "CUDAExecutionProvider":
             raise BackendUnavailableError(f"ONNX Runtime fell back to {active}: no usable CUDA device")
         self.samples_per_frame = graphs.samples_per_frame
-        self.run_options = run_options(device)
 
     def durations(self, input_ids: np.ndarray, style: np.ndarray, speed: float) -> TextFeatures:
         inputs = {"input_ids": input_ids, "style": style, "speed": np.array([speed], dtype=np.float32)}
         with backend_errors(self.name, "duration"):
-            durations, d, t_en = self.sessions["duration"].run(None, inputs, self.run_options)
+            durations, d, t_en = self.sessions["duration"].run(None, inputs)
         return TextFeatures(durations, d, t_en)
 
     def prosody(self, features: TextFeatures, frame_index: np.ndarray, style: np.ndarray):
         inputs = {"d": features.prosody_input, "frame_index": frame_index, "style": style}
         with backend_errors(self.name, "prosody"):
-            f0, n = self.sessions["prosody"].run(None, inputs, self.run_options)
+            f0, n = self.sessions["prosody"].run(None, inputs)
         return f0, n
 
     def decode(self, features, frame_index, f0, n, style, noise, out: OutputTarget, offset: int) -> None:
@@ -125,4 +112,4 @@ class OnnxRuntimeBackend:
             for name, value in inputs.items():
                 binding.bind_cpu_input(name, np.ascontiguousarray(value))
             binding.bind_output("audio", out.device, out.device_id, np.float32, [samples], out.ptr + 4 * offset)
-            session.run_with_iobinding(binding, self.run_options)
+            session.run_with_iobinding(binding)
