@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidInputError
+from .text.lexicon import check_lexicon
 from .text.options import NormalizationOptions
 from .voices.prosody import check_field
 
@@ -33,12 +34,7 @@ class Lexicon(Mapping[str, str]):
     __slots__ = ("_entries",)
 
     def __init__(self, entries: Mapping[str, str]) -> None:
-        if not isinstance(entries, Mapping):
-            raise InvalidInputError(f"lexicon maps words to phonemes, got {type(entries).__name__}")
-        bad = next((w for w, p in entries.items() if not (_text(w) and _text(p))), None)
-        if bad is not None:
-            raise InvalidInputError(f"lexicon entry {_show(bad)}: words and phonemes must be non-empty strings")
-        self._entries = dict(entries)
+        self._entries = check_lexicon(entries)  # the model checks the symbols against its vocabulary
 
     def __getitem__(self, word: str) -> str:
         return self._entries[word]
@@ -140,10 +136,6 @@ def _check_max_seconds(seconds: object) -> float:
     if not 0 < seconds <= MAX_SECONDS:  # false for NaN too; no float() that a huge int would overflow
         raise InvalidInputError(f"max_seconds must be in (0, {MAX_SECONDS:g}] (None: no limit), got {_show(seconds)}")
     return float(seconds)
-
-
-def _text(value: object) -> bool:
-    return isinstance(value, str) and bool(value.strip())
 
 
 def _show(value: object) -> str:

@@ -12,16 +12,16 @@ from ..config import ModelConfig
 from ..errors import InvalidInputError
 
 
-def check_lexicon(lexicon: Mapping[str, str], vocab: Mapping[str, int]) -> dict[str, str]:
-    """A validated copy of ``lexicon``: non-empty string words and phonemes, every symbol in ``vocab``;
-    raises :class:`InvalidInputError` naming the first bad entry."""
+def check_lexicon(lexicon: Mapping[str, str], vocab: Mapping[str, int] | None = None) -> dict[str, str]:
+    """A validated copy of ``lexicon``: non-empty string words and phonemes, every symbol in ``vocab``
+    (``None``: the symbols are not checked); raises :class:`InvalidInputError` naming the first bad entry."""
     if not isinstance(lexicon, Mapping):
         raise InvalidInputError(f"a lexicon maps words to phonemes, got {type(lexicon).__name__}")
     checked = {}
     for word, phonemes in lexicon.items():
         if not isinstance(word, str) or not word.strip() or not isinstance(phonemes, str) or not phonemes.strip():
             raise InvalidInputError(f"lexicon entry {word!r}: {phonemes!r} must map a word to a phoneme string")
-        unknown = sorted({p for p in phonemes if p not in vocab})
+        unknown = sorted({p for p in phonemes if p not in vocab}) if vocab is not None else []
         if unknown:
             shown = ", ".join(f"{p!r} (U+{ord(p):04X})" for p in unknown)
             raise InvalidInputError(f"lexicon entry {word!r}: phonemes not in the model vocabulary: {shown}")
