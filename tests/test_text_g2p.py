@@ -11,7 +11,7 @@ import spacy
 
 from kokoro_trt.config import ModelConfig
 from kokoro_trt.text import TextFrontend
-from kokoro_trt.text.g2p import TAGGER_MODELS, load_g2p, load_nlp
+from kokoro_trt.text.g2p import TAGGER_MODELS, _split_long_compounds, load_g2p, load_nlp
 from kokoro_trt.text.word_g2p import load_word_g2p
 
 VOCAB = ModelConfig.default().vocab
@@ -170,3 +170,33 @@ def test_language_corpus_phonemes_are_all_in_vocab(lang: str) -> None:
         raw_oov |= {p for ps in readings for p in ps if p not in VOCAB}
         assert set(fe.phonemize(sentence)) <= set(VOCAB)
     assert raw_oov == DROPPED.get(lang, set())
+
+
+def test_words_of_many_parts_reach_misaki_cut_after_every_eighth() -> None:
+    cut = _split_long_compounds("state-of-the-art " + "ab-" * 10 + "ab " + "AbC" * 9)
+    words = cut.split()
+    assert words[0] == "state-of-the-art"  # an ordinary compound is left whole
+    assert "".join(words[1:]) == "ab-" * 10 + "ab" + "AbC" * 9  # nothing lost, only spaces added
+    assert words[1:] == ["ab-" * 8, "ab-ab-ab", "AbC" * 4, "AbC" * 4, "AbC"]
+
+
+@pytest.mark.parametrize("part", ["ab-", "aB", "éÉ"])
+def test_lexicon_lookups_grow_linearly_with_the_parts_of_one_word(
+    us: TextFrontend, part: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """misaki searches every run of a word's parts: a 300-character ``ab-ab-…`` held the model for minutes."""
+    lexicon = type(load_g2p(False).lexicon)
+    lookup, calls = lexicon.__call__, [0]
+
+    def counted(self: object, *args: object, **kwargs: object) -> object:
+        calls[0] += 1
+        return lookup(self, *args, **kwargs)
+
+    monkeypatch.setattr(lexicon, "__call__", counted)
+
+    def lookups(repeats: int) -> int:
+        calls[0] = 0
+        assert us.phonemize(part * repeats)
+        return calls[0]
+
+    assert lookups(160) <= 5 * lookups(40)  # 4x the parts; cubic search was 16x the lookups and 64x the time

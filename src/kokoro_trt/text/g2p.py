@@ -64,8 +64,33 @@ class Token:
 
 def g2p_tokens(text: str, british: bool) -> list[Token]:
     """Phonemize ``text`` (already normalised, no surrounding whitespace) into tokens."""
-    _, tokens = load_g2p(british)(text, preprocess=False)
+    _, tokens = load_g2p(british)(_split_long_compounds(text), preprocess=False)
     return [Token(tk.text, bool(tk.whitespace), _with_stop(tk.text, tk.phonemes or "")) for tk in tokens]
+
+
+MAX_WORD_PARTS = 8
+"""Parts of one word misaki is given at most. It splits a word at hyphens and case changes
+(``aB``, ``ABc``) and searches the lexicon for every run of parts, which is cubic in their number: a 300-character
+``ab-ab-…`` took minutes. Longer words are cut after every ``MAX_WORD_PARTS`` parts."""
+
+_WORD = re.compile(r"\S+")
+
+
+def _split_long_compounds(text: str) -> str:
+    """``text`` with a space after every :data:`MAX_WORD_PARTS`-th part of a word that has more."""
+    return _WORD.sub(_split_compound, text)
+
+
+def _split_compound(word: re.Match[str]) -> str:
+    text, pieces, start, parts = word.group(0), [], 0, 1
+    for i in range(1, len(text)):
+        before, here, after = text[i - 1], text[i], text[i + 1 : i + 2]
+        if (before == "-" != here) or (here.isupper() and (before.islower() or before.isupper() and after.islower())):
+            parts += 1
+            if parts > MAX_WORD_PARTS:
+                pieces.append(text[start:i])
+                start, parts = i, 1
+    return " ".join([*pieces, text[start:]])
 
 
 def _with_stop(text: str, phonemes: str) -> str:

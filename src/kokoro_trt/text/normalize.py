@@ -14,7 +14,7 @@ from .punctuation import CLOSERS, SENTENCE_END
 from .rules import RULES, Rule
 
 _PLAIN_WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
-_RAW_WORD = re.compile(r"[^\s\"()\[\]{}]*[\w%]")
+_RAW_WORD = re.compile(r"(?<![^\s\"()\[\]{}])[^\s\"()\[\]{}]*[\w%]")
 """A word when normalisation is off: numbers, symbols and all, without trailing punctuation."""
 _PLAIN_KEEP = set(".,!?;:'\"()—…- \n")
 _EVERY_PART = NormalizationOptions(unit_normalization=True)

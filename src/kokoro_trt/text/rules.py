@@ -345,18 +345,24 @@ def _override(m: re.Match, british: bool) -> str:
     return m.group(1)
 
 
+def _host(chars: str) -> str:
+    """A host name of ``chars``: labels of at most 63 characters (DNS), at most 17 of them.
+    The bounds keep each match attempt short, so scanning a long run without spaces stays linear."""
+    return rf"[{chars}]{{1,63}}(?:\.[{chars}]{{1,63}}){{0,16}}"
+
+
 def _c(pattern: str, flags: int = 0) -> re.Pattern:
     return re.compile(pattern, flags)
 
 
 RULES: tuple[Rule, ...] = (
     Rule("override", OVERRIDE_RE, _override),
-    Rule("email", _c(r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"), _email),
+    Rule("email", _c(rf"[\w.+-]{{1,64}}@{_host('A-Za-z0-9-')}\.[A-Za-z]{{2,63}}"), _email),
     Rule(
         "url",
         _c(
             r"(?:\b[a-z]+://|\bwww\.)[^\s\"<>]*[^\s\"<>.,;:!?)]"
-            r"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|ai|dev|edu|gov)\b(?:/[^\s\"<>]*[^\s\"<>.,;:!?)])?"
+            rf"|\b{_host('a-z0-9-')}\.(?:com|org|net|io|ai|dev|edu|gov)\b(?:/[^\s\"<>]*[^\s\"<>.,;:!?)])?"
         ),
         _url,
     ),
