@@ -9,7 +9,7 @@ import pytest
 
 from kokoro_trt.config import ModelConfig
 from kokoro_trt.errors import InvalidInputError
-from kokoro_trt.text import TextFrontend, canonical_language, split_sentences, voice_language
+from kokoro_trt.text import TextFrontend, canonical_language, japanese, split_sentences, voice_language
 from kokoro_trt.text.languages import LANGUAGES
 from kokoro_trt.text.word_g2p import MissingLanguageSupportError, load_word_g2p
 
@@ -219,6 +219,31 @@ def test_japanese_words_are_misaki_words(fe) -> None:
         ("年", "neɴ"),
         ("です", "desɨ"),
     ]
+
+
+def test_japanese_reads_numbers_of_ten_digits_and_more_digit_by_digit(fe) -> None:
+    """misaki's num2kana stops at nine digits; a longer number failed an assertion deep inside it."""
+    words = dict(_chunk_words(fe("ja"), "番号は12345678901です。"))
+    assert words["12345678901"].split() == fe("ja").phonemize("1 2 3 4 5 6 7 8 9 0 1").split()
+
+
+def test_japanese_word_search_is_linear_in_a_run_of_one_script(fe, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Grouping tokens into dictionary words tried every run of a script: 2,000 letters took a minute."""
+    lookups = [0]
+
+    class Counted(frozenset):
+        def __contains__(self, word: object) -> bool:
+            lookups[0] += 1
+            return super().__contains__(word)
+
+    monkeypatch.setattr(japanese, "JA_WORDS", Counted(japanese.JA_WORDS))
+
+    def count(letters: int) -> int:
+        lookups[0] = 0
+        assert fe("ja").phonemize("a" * letters)
+        return lookups[0]
+
+    assert count(800) <= 5 * count(200)
 
 
 def test_french_words_keep_liaison_context(fe) -> None:

@@ -23,6 +23,9 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _GROUPED = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _DECIMAL = re.compile(r"(?<=\d)\.(?=\d)")
 """``3.5`` is read さんてんご: the point becomes 点 before misaki spells the digits."""
+_LONG_NUMBER = re.compile(r"\d{10,}")
+"""misaki's num2kana reads at most nine digits (for more it returns an error message, whose "10" then
+fails an assertion), so longer numbers are read digit by digit."""
 _GLUE = re.compile(r" (?=ʔ)|(?<=ʔ) ")
 """misaki writes a geminate (ʔ) against both of its neighbours: ``maʔte``, not ``maʔ te``."""
 
@@ -54,7 +57,7 @@ class JapaneseG2P:
         return segment_around(run, _NUMBER, self._segment_text)
 
     def phonemize(self, words: Sequence[str]) -> list[str]:
-        spoken = [self.cutlet._normalize_text(_DECIMAL.sub("点", _GROUPED.sub("", w))) for w in words]
+        spoken = [self.cutlet._normalize_text(_readable_digits(w)) for w in words]
         bounds = [0]
         for s in spoken:
             bounds.append(bounds[-1] + len(s))
@@ -67,17 +70,39 @@ class JapaneseG2P:
         return _glue_words(out)
 
 
+_LONGEST_WORD = max(map(len, JA_WORDS))
+
+
+def _readable_digits(word: str) -> str:
+    """``word`` with its numbers in the form misaki reads: no thousands separators, 点 for a decimal
+    point, numbers longer than nine digits spaced digit by digit."""
+    ungrouped = _DECIMAL.sub("点", _GROUPED.sub("", word))
+    return _LONG_NUMBER.sub(lambda m: " ".join(m.group(0)), ungrouped)
+
+
 def _groups(words: list[Word]) -> list[list[Word]]:
     """MeCab tokens grouped into misaki's dictionary words (``働い`` + ``て`` → ``働いて``), the grouping
     misaki's ``Cutlet._romaji_tokens`` applies, so that each group is one word as misaki spaces them."""
     groups, i = [], 0
     while i < len(words):
-        same = next((z for z in range(i + 1, len(words)) if words[z].char_type != words[i].char_type), len(words))
-        found = (j for j in range(same, i, -1) if "".join(w.surface for w in words[i:j]) in JA_WORDS)
+        found = (j for j in reversed(_word_ends(words, i)) if "".join(w.surface for w in words[i:j]) in JA_WORDS)
         j = next(found, i + 1)
         groups.append(words[i:j])
         i = j
     return groups
+
+
+def _word_ends(words: list[Word], start: int) -> list[int]:
+    """Where a dictionary word starting at ``words[start]`` may end: tokens of its character type, at most
+    :data:`_LONGEST_WORD` characters in all (trying every run made a long run of one type cubic: 2,000
+    letters took a minute)."""
+    ends, length = [], 0
+    for j in range(start, len(words)):
+        length += len(words[j].surface)
+        if words[j].char_type != words[start].char_type or length > _LONGEST_WORD:
+            break
+        ends.append(j + 1)
+    return ends
 
 
 def _glue_words(phonemes: list[str]) -> list[str]:
