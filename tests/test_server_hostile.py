@@ -3,10 +3,13 @@ abusive WebSocket traffic, oversized bodies and echoed values, and a model that 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import re
 import socket
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -14,7 +17,7 @@ import httpx
 import pytest
 
 from kokoro_trt.server import Settings, create_app
-from tests.server_fixtures import live_server, reset, slowed
+from tests.server_fixtures import Wrapped, live_server, reset, slowed
 
 CHUNK_SECONDS = 0.25
 LONG = " [pause:50ms] ".join(f"Abandoned request, sentence number {i}." for i in range(16))
@@ -130,6 +133,77 @@ def test_a_stream_never_read_frees_its_slot(server_model):
         assert asyncio.run(dropped()) == 0
     finally:
         service.shutdown()
+
+
+class _Resumed(Wrapped):
+    """Announces each step of a stream on ``resumed`` before the model's own work (and lock) starts."""
+
+    def __init__(self, inner) -> None:
+        super().__init__(inner)
+        self.resumed = threading.Event()
+
+    def stream(self, text: str, **options):
+        chunks = self.inner.stream(text, **options)
+        while True:
+            self.resumed.set()
+            chunk = next(chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+
+
+def test_a_stream_step_waiting_for_the_model_renders_nothing_once_its_client_left(server_model):
+    """Before: a step already waiting for the model (another request held it) rendered its chunk after
+    the client had gone, so a queue of abandoned streams drained one chunk each (61 s in the load run)."""
+    from kokoro_trt.server.jobs import prepare
+    from kokoro_trt.server.metrics import Metrics
+    from kokoro_trt.server.schemas import SpeechOptions
+    from kokoro_trt.server.service import Service
+
+    inner = slowed(server_model, 0)
+    model = _Resumed(inner)
+    settings = Settings(api_key=None, cache_bytes=0, workers=1)  # one worker: its tasks run in order
+    service = Service(model, settings, Metrics(), {})
+    job = prepare(LONG, SpeechOptions(), model, settings, service.lexicon).job
+
+    async def left_while_waiting() -> int:
+        pieces, _ = await service.stream(job)
+        await anext(pieces)
+        with inner._lock:  # another request holds the model
+            model.resumed.clear()
+            step = asyncio.ensure_future(anext(pieces))
+            assert await asyncio.to_thread(model.resumed.wait, 10)  # the step runs, waiting for the model
+            step.cancel()  # the client leaves
+            with contextlib.suppress(asyncio.CancelledError):
+                await step
+            decoded = inner.backend.decoded
+        await service.run(lambda: None)  # after the waiting step and the stream's closing
+        return inner.backend.decoded - decoded
+
+    try:
+        assert asyncio.run(left_while_waiting()) == 0
+        assert service.queue_depth == 0
+    finally:
+        service.shutdown()
+
+
+def test_a_whole_synthesis_cancelled_while_waiting_for_the_model_does_no_model_work(server_model, monkeypatch):
+    """Before: once the model was free, a cancelled request still ran the duration pass of every chunk."""
+    inner = slowed(server_model, 0)
+    calls: list[int] = []
+    durations = server_model.backend.durations
+    monkeypatch.setattr(inner.backend, "durations", lambda *args: calls.append(1) or durations(*args))
+
+    async def cancelled_while_waiting() -> None:
+        with inner._lock:  # another request holds the model
+            task = asyncio.ensure_future(inner.aspeak(LONG))
+            await asyncio.sleep(0.1)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    asyncio.run(cancelled_while_waiting())  # returns once its worker thread is done
+    assert calls == []
 
 
 def test_an_abandoned_websocket_stops_at_the_next_chunk_and_frees_its_slot(slow_model):

@@ -293,7 +293,11 @@ class KokoroModel:
         items, cut = self._items(text, phonemes, request)
         cancelled = _CANCELLED.get()
         with self._lock:
-            planned = list(self._plan(items, request))
+            _stop_if_set(cancelled)  # its caller left while it waited for the model
+            planned = []
+            for plan in self._plan(items, request):
+                _stop_if_set(cancelled)
+                planned.append(plan)
             if not any(isinstance(p, _Planned) for p in planned):
                 raise InvalidInputError(f"the first sentence alone is longer than max_seconds={settings.max_seconds:g}")
             truncated = cut or len(planned) < len(items) or getattr(planned[-1], "cut", False)
@@ -304,8 +308,7 @@ class KokoroModel:
             words: list[WordTimestamp] = []
             offset = 0
             for plan in planned:
-                if cancelled is not None and cancelled.is_set():
-                    raise _Cancelled
+                _stop_if_set(cancelled)
                 self._write(plan, request, target, offset)
                 words += self._words(plan, offset)
                 offset += self._samples(plan)
@@ -324,6 +327,7 @@ class KokoroModel:
         options: SynthesisOptions | None = None,
         phonemes: bool = False,
         first_chunk_tokens: int | None = 30,
+        cancel: threading.Event | None = None,
         **overrides: Any,
     ) -> Generator[AudioChunk, None, None]:
         """Yield audio chunk by chunk, each as soon as it is ready; the options are :meth:`speak`'s.
@@ -333,7 +337,8 @@ class KokoroModel:
         alone so it arrives fast: ~0.45 s on two CPU cores (``None``: no separate head). A
         ``[pause:…]`` comes as a chunk of silence. With ``output``, chunks are written into it and
         yielded as views. Like any generator, nothing (not even checking the arguments) runs before
-        the first ``next``, so a caller can start it in a worker thread."""
+        the first ``next``, so a caller can start it in a worker thread. Once ``cancel`` is set the
+        stream ends before its next chunk, even one already waiting for the model (a client gone)."""
         if first_chunk_tokens is not None and not (
             isinstance(first_chunk_tokens, int) and 1 <= first_chunk_tokens <= MAX_PHONEMES
         ):
@@ -347,6 +352,8 @@ class KokoroModel:
         plans = self._plan(items, request)
         while True:
             with self._lock:  # planning and rendering share the backend, the noise bank and the voices
+                if cancel is not None and cancel.is_set():
+                    return
                 plan = next(plans, None)
                 if plan is None:
                     return
@@ -638,6 +645,11 @@ async def _off_loop(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         cancelled.set()
         future.add_done_callback(lambda f: f.cancelled() or f.exception())  # _Cancelled is expected
         raise
+
+
+def _stop_if_set(cancelled: threading.Event | None) -> None:
+    if cancelled is not None and cancelled.is_set():
+        raise _Cancelled
 
 
 def _readable(text: str, request: _Request) -> str:

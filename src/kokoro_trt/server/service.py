@@ -72,10 +72,11 @@ class Slot:
 
 
 class _Stepper:
-    """Advances a model stream in worker threads, one step at a time, closable from any thread."""
+    """Advances a model stream in worker threads, one step at a time, stoppable from any thread."""
 
-    def __init__(self, chunks: Iterator[Any]) -> None:
-        self._chunks = chunks
+    def __init__(self, model: Any, job: Job) -> None:
+        self.cancel = threading.Event()
+        self._chunks: Iterator[Any] = model.stream(job.text, options=job.options, cancel=self.cancel)
         self._lock = threading.Lock()
         self.compute_seconds = 0.0
 
@@ -87,7 +88,13 @@ class _Stepper:
             finally:
                 self.compute_seconds += time.perf_counter() - start
 
-    def close(self) -> None:
+    def stop(self, pool: ThreadPoolExecutor) -> None:
+        """End the stream: a step waiting for the model returns at once; the generator is closed in
+        ``pool`` once no step runs."""
+        self.cancel.set()
+        pool.submit(self._close)
+
+    def _close(self) -> None:
         with self._lock:
             self._chunks.close()  # type: ignore[attr-defined]
 
@@ -173,13 +180,13 @@ class Service:
             self.metrics.cache_hits.inc()
             return _once(cached), outcome_of(cached)
         slot = self.admit()
-        stepper = _Stepper(self.model.stream(job.text, options=job.options))
+        stepper = _Stepper(self.model, job)
         start = time.perf_counter()
         try:
             first = await self.run(stepper.step)
         except BaseException:  # an error, or the client gone: a step not yet started never runs
             slot.release()
-            self._pool.submit(stepper.close)
+            stepper.stop(self._pool)
             raise
         self.metrics.first_audio.observe(time.perf_counter() - start)
         outcome = Outcome()
@@ -204,7 +211,7 @@ class Service:
         finally:
             slot.release()
             if chunk is not None:  # stopped early: client gone or an error
-                self._pool.submit(stepper.close)
+                stepper.stop(self._pool)
         outcome.truncated = job.options.max_seconds is not None and outcome.words < job.words
         self._finished(key, outcome, stepper.compute_seconds, _joined(kept, outcome) if kept is not None else None)
 
