@@ -115,6 +115,10 @@ def test_american_numbers_have_no_and(text: str, american: str, british: str) ->
         ("A → B", "A to B"),
         ("Press # now", "Press hash now"),
         ("Room #5", "Room number five"),
+        ("E=mc²", "E equals mc squared"),
+        ("x³", "x cubed"),
+        ("٣ apples", "three apples"),  # any script's digits
+        ("see www.²", "see www dot squared"),  # in an address too (it was a ValueError)
     ],
 )
 def test_symbols_are_read_not_dropped(text: str, spoken: str) -> None:

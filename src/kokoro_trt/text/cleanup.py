@@ -66,13 +66,13 @@ def _letter(c: str, all_scripts: bool) -> str:
 
 
 def _other(ch: str, all_scripts: bool) -> str:
-    """A character that is neither a letter nor a known symbol: with ``all_scripts``, any script's
-    digits become ASCII ones, while other numerals (``〇``), marks, punctuation (``。``, ``¿``, ``।``)
-    and currency or maths signs stay; everything else (emoji, dingbats...) becomes a space."""
-    if not all_scripts:
-        return " "
+    """A character that is neither a letter nor a known symbol: any script's digits become ASCII ones
+    (``٣`` -> ``3``); with ``all_scripts``, other numerals (``〇``), marks, punctuation (``。``, ``¿``,
+    ``।``) and currency or maths signs stay; everything else (emoji, dingbats...) becomes a space."""
     if ch.isdecimal():
         return str(unicodedata.digit(ch))
+    if not all_scripts:
+        return " "
     return ch if ch.isnumeric() or unicodedata.category(ch) in _SCRIPT_CHARS else " "
 
 

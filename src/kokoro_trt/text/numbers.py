@@ -32,7 +32,7 @@ def year(n: int, british: bool = False) -> str:
 
 def digits(s: str) -> str:
     """``007`` -> ``zero zero seven``."""
-    return " ".join(num2words(int(d)) for d in s if d.isdigit())
+    return " ".join(num2words(int(d)) for d in s if d.isdecimal())
 
 
 def integer(s: str, british: bool = False) -> str:

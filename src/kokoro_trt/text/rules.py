@@ -144,6 +144,8 @@ _SYMBOL_WORDS = {
     ">": "greater than",
     "±": "plus or minus",
     "→": "to",
+    "²": "squared",
+    "³": "cubed",
     "#": "hash",
 }
 _URL_SYMBOLS = {
@@ -175,7 +177,8 @@ def _british(words: str, british: bool) -> str:
 def _spell_address(text: str) -> str:
     """``john.doe@example.com`` -> ``john dot doe at example dot com``; digits read one by one."""
     parts = re.findall(r"[A-Za-z]+|\d+|.", text)
-    return " ".join(nw.digits(p) if p.isdigit() else _URL_SYMBOLS.get(p, p) for p in parts if p.strip())
+    spoken = (nw.digits(p) if p.isdecimal() else _URL_SYMBOLS.get(p) or _SYMBOL_WORDS.get(p, p) for p in parts)
+    return " ".join(p for p in spoken if p.strip())
 
 
 def _url(m: re.Match, british: bool) -> str:
@@ -301,7 +304,7 @@ def _negative(m: re.Match, british: bool) -> str:
 
 def _number(m: re.Match, british: bool) -> str:
     text = m.group(0)
-    if text.isdigit() and len(text) == 4 and 1100 <= int(text) <= 2099:
+    if text.isdecimal() and len(text) == 4 and 1100 <= int(text) <= 2099:
         return nw.year(int(text), british)
     return nw.decimal(text, british)
 
@@ -426,7 +429,7 @@ RULES: tuple[Rule, ...] = (
     Rule("number_sign", _c(r"#(?=\s?\d)|\bNo\.(?=\s?\d)"), _fixed("number")),
     Rule("sharp", _c(r"\b(?P<note>[A-G])#(?![\w#])"), lambda m, british: f"{m['note']} sharp"),
     Rule("hashtag", _c(r"#(?=[^\W\d_])"), _fixed("hashtag")),
-    Rule("symbol", _c(r"[&+@=×%°±→#]|(?<=[A-Za-z])/(?=[A-Za-z])|(?<=\s)[<>](?=\s)"), _symbol),
+    Rule("symbol", _c(r"[&+@=×%°±→#²³]|(?<=[A-Za-z])/(?=[A-Za-z])|(?<=\s)[<>](?=\s)"), _symbol),
     Rule("ellipsis", _c(r"\.{2,}|…+"), _fixed("…"), is_word=False),
     Rule("dash", _c(r"-{2,}|(?<=\s)[-–](?=\s)|–|—+"), _fixed("—"), is_word=False),
     Rule("repeated_punct", _c(r"([!?,;:])\1+"), lambda m, b: m.group(1), is_word=False),
