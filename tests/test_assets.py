@@ -25,6 +25,7 @@ from kokoro_trt.assets import (
 )
 from kokoro_trt.config import ModelConfig
 from kokoro_trt.errors import ChecksumError, InvalidInputError, ModelNotFoundError
+from kokoro_trt.storage import sha256_file
 
 REAL_PROBE = hub.hub_reachable
 
@@ -183,6 +184,13 @@ def test_hub_failure_falls_back_offline(
     assert source == WeightsSource(use_assembled, "kokoro-onnx", "offline")
     assert fake.downloads == [(DEFAULT_REPO, "kokoro-v1_0.pth")]
     assert "Name or service not known" in caplog.text
+
+
+def test_offline_source_carries_the_hash_it_was_checked_against(
+    monkeypatch: pytest.MonkeyPatch, use_assembled: Path
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert resolve_weights().sha256 == sha256_file(use_assembled)
 
 
 @pytest.mark.parametrize("how", ["env", "argument"])

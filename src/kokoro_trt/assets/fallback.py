@@ -45,7 +45,8 @@ def _parts() -> list[Traversable]:
     return [_resource(package, "part.bin") for package in PART_PACKAGES]
 
 
-def _expected_sha256() -> str:
+def published_sha256() -> str:
+    """The sha256 the part packages publish for the assembled file (what :func:`offline_weights` checks)."""
     return _resource(*SHA256_RESOURCE).read_text(encoding="utf-8").split()[0].lower()
 
 
@@ -90,7 +91,7 @@ def offline_weights(directory: Path | None = None) -> Path:
     longer matches the published sha256 is quarantined and assembled again.
     """
     out = (directory or cache_dir()) / FALLBACK_FILE
-    sha256 = _expected_sha256()
+    sha256 = published_sha256()
     with cache_lock(out):
         remove_stale_temporaries(out.parent, [out.name, _sidecar(out).name])
         if _sidecar(out).is_file() and out.is_file():

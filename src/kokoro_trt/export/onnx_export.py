@@ -88,15 +88,21 @@ def export_graphs(
     samples_per_frame: int = 600,
     opset: int = OPSET,
     on_graph: Callable[[str], None] | None = None,
+    folded_snakes: bool = True,
 ) -> dict[str, Path]:
     """Export ``kmodel`` (weight norm is folded in place) as ``duration``, ``prosody``, ``decoder``.
 
-    ``on_graph(name)`` is called after each graph is written (for progress displays).
+    ``on_graph(name)`` is called after each graph is written (for progress displays);
+    ``folded_snakes=False`` exports upstream's unfolded Snake blocks (a baseline for benchmarks).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     kmodel = fold_weight_norm(kmodel.eval())
-    modules = {"duration": DurationStage(kmodel), "prosody": ProsodyStage(kmodel), "decoder": DecoderStage(kmodel)}
+    modules = {
+        "duration": DurationStage(kmodel),
+        "prosody": ProsodyStage(kmodel),
+        "decoder": DecoderStage(kmodel, folded_snakes),
+    }
     examples = _sample_inputs(kmodel, samples_per_frame)
     paths = {}
     for name in GRAPH_NAMES:

@@ -1,12 +1,8 @@
-"""``kokoro-trt export``: weights → KModel → three ONNX graphs, cached by a hash of their inputs.
-
-The cache key covers the weights file, the config and the export code, so changing any of them
-exports anew and an old graph set is never reused by mistake.
-"""
+"""``kokoro-trt export``: weights → KModel → three ONNX graphs, cached by a hash of their inputs
+(:class:`~.key.ExportKey`)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -17,35 +13,17 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ..assets import WeightsSource, cache_dir, cache_lock, resolve_weights
+from ..assets import WeightsSource, cache_lock, resolve_weights
 from ..config import ModelConfig
 from ..errors import CorruptFileError, ExportError
 from ..graphs import MANIFEST_NAME, GraphSet
-from ..storage import atomic_write, quarantine, remove_stale_temporaries, sha256_file, sha256_text, temporary_dir
+from ..storage import atomic_write, quarantine, remove_stale_temporaries, sha256_file, temporary_dir
 from .inventory import inventory
+from .key import ExportKey
 from .kmodel import StateDict, build_kmodel
 from .onnx_export import GRAPH_NAMES, OPSET, export_graphs
 
 logger = logging.getLogger(__name__)
-
-_CODE_FILES = (
-    "stages.py",
-    "source.py",
-    "stft.py",
-    "onnx_export.py",
-    "kmodel.py",
-    "importer.py",
-    "weight_mapping.py",
-    "onnx_weights.py",
-)
-
-
-def _code_sha256() -> str:
-    digest = hashlib.sha256(f"torch {torch.__version__} opset {OPSET}".encode())
-    here = Path(__file__).parent
-    for name in _CODE_FILES:
-        digest.update((here / name).read_bytes())
-    return digest.hexdigest()
 
 
 def load_state_dict(weights: WeightsSource, config: ModelConfig) -> StateDict:
@@ -83,13 +61,8 @@ def export_model(
     config = config or ModelConfig.default()
     if not isinstance(weights, WeightsSource):
         weights = resolve_weights(weights, local_files_only=local_files_only)
-    key_parts = {
-        "weights_sha256": sha256_file(weights.path),
-        "config_sha256": sha256_text(config.to_json()),
-        "code_sha256": _code_sha256(),
-    }
-    key = sha256_text(json.dumps(key_parts, sort_keys=True))[:16]
-    target = Path(out_dir) if out_dir else cache_dir() / "graphs" / key
+    key = ExportKey.of(weights, config)
+    target = Path(out_dir) if out_dir else key.default_dir()
     target.parent.mkdir(parents=True, exist_ok=True)
     with cache_lock(target):
         remove_stale_temporaries(target.parent, [target.name])
@@ -97,19 +70,18 @@ def export_model(
         if cached is not None:
             logger.info("using cached graphs in %s", target)
             return cached
-        return _export(weights, config, {"key": key, **key_parts}, target, progress)
+        return _export(weights, config, {"key": key.key, **key.parts}, target, progress)
 
 
-def _current_graphs(target: Path, key: str) -> GraphSet | None:
+def _current_graphs(target: Path, key: ExportKey) -> GraphSet | None:
     """The intact graph set of ``key`` in ``target``; damaged graphs are quarantined (and so re-exported)."""
     try:
-        graphs = GraphSet.find(target)
+        return key.find(target)
     except CorruptFileError as exc:
         for path in exc.paths:
             quarantine(Path(path), "no longer matches the sha256 recorded at export")
         logger.warning("exporting the graphs in %s again", target)
         return None
-    return graphs if graphs is not None and graphs.manifest.get("key") == key else None
 
 
 def _export(

@@ -29,6 +29,7 @@ from kokoro.model import KModel
 from kokoro.modules import DurationEncoder, TextEncoder
 from torch import nn
 
+from .snake import fold_snakes
 from .source import HarmonicSource
 from .stft import ConvSTFT
 
@@ -126,13 +127,16 @@ class ProsodyStage(nn.Module):
 class DecoderStage(nn.Module):
     """t_en [1, 512, T], frame_index [F], F0, N [1, 2F], style [1, 256], noise [1, L] → audio [L].
 
-    ``L = F × samples_per_frame``; ``noise`` is standard normal (see :mod:`.source`).
+    ``L = F × samples_per_frame``; ``noise`` is standard normal (see :mod:`.source`). The generator's
+    Snake blocks run with their scales folded (:mod:`.snake`) unless ``folded_snakes`` is false.
     """
 
-    def __init__(self, kmodel: KModel) -> None:
+    def __init__(self, kmodel: KModel, folded_snakes: bool = True) -> None:
         super().__init__()
         self.decoder = repeat_upsampling(kmodel.decoder)
         generator = self.decoder.generator
+        self.resblocks = fold_snakes(generator.resblocks) if folded_snakes else generator.resblocks
+        self.noise_res = fold_snakes(generator.noise_res) if folded_snakes else generator.noise_res
         scale = math.prod(up.stride[0] for up in generator.ups) * generator.stft.hop_length
         self.source = HarmonicSource(generator.m_source, scale)
         self.stft = ConvSTFT(generator.post_n_fft, generator.stft.hop_length)
@@ -165,12 +169,12 @@ class DecoderStage(nn.Module):
         har = torch.cat([har_spec, har_phase], dim=1)
         for i, upsample in enumerate(gen.ups):
             x = F.leaky_relu(x, negative_slope=0.1)
-            x_source = gen.noise_res[i](gen.noise_convs[i](har), s)
+            x_source = self.noise_res[i](gen.noise_convs[i](har), s)
             x = upsample(x)
             if i == gen.num_upsamples - 1:
                 x = gen.reflection_pad(x)
             x = x + x_source
-            blocks = gen.resblocks[i * gen.num_kernels : (i + 1) * gen.num_kernels]
+            blocks = self.resblocks[i * gen.num_kernels : (i + 1) * gen.num_kernels]
             x = sum(block(x, s) for block in blocks) / gen.num_kernels
         x = gen.conv_post(F.leaky_relu(x))
         bins = gen.post_n_fft // 2 + 1
