@@ -85,19 +85,34 @@ _SERVE_SETTINGS = (
 )
 """``serve`` flags that are server settings; one not given leaves the setting to $KOKORO_TRT_<NAME>."""
 
+_RAY_OPTIONS = ("replicas", "min_replicas", "max_replicas", "target_ongoing_requests", "threads", "gpus")
+"""``serve`` flags that shape the Ray Serve deployment (``--ray`` only)."""
+
+
+def _given(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
 
 def _serve(args: argparse.Namespace) -> None:
     from pydantic import ValidationError
 
-    from .server import serve
-
-    given = {name: getattr(args, name) for name in _SERVE_SETTINGS if getattr(args, name) is not None}
+    scaling = _given(args, _RAY_OPTIONS)
+    if scaling and not args.ray:
+        raise KokoroError(f"serve: --{next(iter(scaling)).replace('_', '-')} needs --ray")
     try:
-        serve(**given)
+        if args.ray:
+            from .server import Settings
+            from .server.ray_serve import RayOptions, run
+
+            run(Settings(**_given(args, _SERVE_SETTINGS)), RayOptions(**scaling))
+        else:
+            from .server import serve
+
+            serve(**_given(args, _SERVE_SETTINGS))
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
-        raise KokoroError(f"serve setting {where}: {error['msg']}") from None
+        raise KokoroError(f"serve setting {where}: {error['msg']}" if where else f"serve: {error['msg']}") from None
 
 
 def _voices(args: argparse.Namespace) -> None:
@@ -195,6 +210,14 @@ def _parser() -> argparse.ArgumentParser:
         "--load-backoff-s", type=float, help="first wait between load tries, doubled each time (default 1)"
     )
     model_options(serve)
+    ray = serve.add_argument_group("Ray Serve (needs kokoro-trt[ray]; docs/ray.md)")
+    ray.add_argument("--ray", action="store_true", help="serve on Ray Serve replicas ($RAY_ADDRESS, else a local Ray)")
+    ray.add_argument("--replicas", type=int, help="model replicas (with autoscaling: at start; default 1)")
+    ray.add_argument("--min-replicas", type=int, help="autoscaling floor (default 1; needs --max-replicas)")
+    ray.add_argument("--max-replicas", type=int, help="autoscaling ceiling: scale on ongoing requests per replica")
+    ray.add_argument("--target-ongoing-requests", type=float, help="autoscaling target per replica (default 2)")
+    ray.add_argument("--threads", type=int, help="CPU threads per replica, reserved in Ray (default 1)")
+    ray.add_argument("--gpus-per-replica", dest="gpus", type=float, help="default: 1 with --device cuda, else 0")
     serve.set_defaults(run=_serve)
 
     voices = sub.add_parser("voices", help="list stock voices, characters and emotions")

@@ -5,6 +5,7 @@ Needs the ``server`` extra: ``pip install 'kokoro-trt[server]'``. See ``docs/ser
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -12,7 +13,23 @@ from .app import create_app
 from .redact import uvicorn_config
 from .settings import API_KEY_ENV, Settings
 
-__all__ = ["API_KEY_ENV", "Settings", "create_app", "serve", "uvicorn_config"]
+__all__ = ["API_KEY_ENV", "Settings", "create_app", "model_loader", "serve", "uvicorn_config"]
+
+
+def model_loader(settings: Settings, threads: int | None = None) -> Callable[[], Any]:
+    """A zero-argument loader of the model ``settings`` name, on ``threads`` CPU threads (default:
+    ONNX Runtime's). Picklable, so Ray can send it to each replica."""
+    from ..runtime import load_kokoro
+
+    return partial(
+        load_kokoro,
+        settings.device,
+        graphs=settings.graphs,
+        weights=settings.weights,
+        voices_dir=settings.voices_dir,
+        lang=settings.lang,
+        threads=threads,
+    )
 
 
 def serve(settings: Settings | None = None, **overrides: Any) -> None:
@@ -23,15 +40,5 @@ def serve(settings: Settings | None = None, **overrides: Any) -> None:
     """
     import uvicorn
 
-    from ..runtime import load_kokoro
-
     settings = Settings(**{**(settings.model_dump() if settings is not None else {}), **overrides})
-    loader = partial(
-        load_kokoro,
-        settings.device,
-        graphs=settings.graphs,
-        weights=settings.weights,
-        voices_dir=settings.voices_dir,
-        lang=settings.lang,
-    )
-    uvicorn.Server(uvicorn_config(create_app(loader, settings), settings)).run()
+    uvicorn.Server(uvicorn_config(create_app(model_loader(settings), settings), settings)).run()
