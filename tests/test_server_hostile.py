@@ -206,6 +206,31 @@ def test_a_whole_synthesis_cancelled_while_waiting_for_the_model_does_no_model_w
     assert calls == []
 
 
+@pytest.mark.parametrize("kind", ["stream", "websocket"])
+def test_a_client_leaving_mid_stream_frees_its_slot_without_waiting_for_the_model(slow_model, kind):
+    """Before: a WebSocket noticed its client had gone only once its next chunk, queued behind other
+    requests for the model, was made and sent; abandoned WebSockets drained one chunk each."""
+    from websockets.sync.client import connect
+
+    settings = Settings(api_key=None, queue_size=2, cache_bytes=0)
+    with live_server(create_app(slow_model, settings)) as url, contextlib.ExitStack() as stack:
+        if kind == "websocket":
+            ws = stack.enter_context(connect(ws_url(url)))
+            ws.send(json.dumps({"type": "text", "text": LONG}))
+            ws.send(json.dumps({"type": "flush"}))
+            assert isinstance(ws.recv(30), bytes)
+            sock = ws.socket
+        else:
+            sock = raw_post(url, body(input=LONG, stream=True))
+            assert sock.recv(1)
+        with slow_model._lock:  # another request holds the model: the stream's next step waits for it
+            decoded = slow_model.backend.decoded
+            reset(sock)
+            wait_for(lambda: queue_depth(url) == 0, 10)
+        time.sleep(0.2)  # the waiting step has the model now, and must not use it
+        assert slow_model.backend.decoded == decoded
+
+
 def test_an_abandoned_websocket_stops_at_the_next_chunk_and_frees_its_slot(slow_model):
     from websockets.sync.client import connect
 

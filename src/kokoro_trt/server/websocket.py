@@ -133,31 +133,39 @@ async def speech_ws(ws: WebSocket) -> None:
         await ws.close(code=1008 if exc.status == 401 else 1013, reason=exc.message[:120])
         return
     await ws.accept()
-    session = _Session(ws, service)
     inbox: asyncio.Queue[Message] = asyncio.Queue(INBOX_MESSAGES)
+    handler = asyncio.create_task(_handle(_Session(ws, service), inbox))
     reader = asyncio.create_task(_read(ws, inbox))
     try:
-        while (message := await inbox.get())["type"] != "websocket.disconnect":
+        await asyncio.wait((handler, reader), return_when=asyncio.FIRST_COMPLETED)
+    finally:  # the client gone (the reader is done): what is being spoken stops now, and frees its slot
+        for task in (handler, reader):
+            task.cancel()
+        await asyncio.wait((handler, reader))
+    if not handler.cancelled():
+        handler.result()  # an unexpected error, for the server's log
+
+
+async def _handle(session: _Session, inbox: asyncio.Queue[Message]) -> None:
+    """Acts on the messages in ``inbox`` until ``end``."""
+    try:
+        while True:
+            message = await inbox.get()
             try:
                 if not await session.handle(parsed(message)):
-                    await ws.close()
+                    await session.ws.close()
                     return
             except ValidationError as exc:
-                await ws.send_json({"type": "error", **validation_error(exc.errors()).body()})
+                await session.ws.send_json({"type": "error", **validation_error(exc.errors()).body()})
             except (ApiError, KokoroError) as exc:  # the client's mistake, or a busy server
-                await ws.send_json({"type": "error", **from_exception(exc).body()})
+                await session.ws.send_json({"type": "error", **from_exception(exc).body()})
     except WebSocketDisconnect:
         pass
-    finally:
-        reader.cancel()
 
 
 async def _read(ws: WebSocket, inbox: asyncio.Queue[Message]) -> None:
-    """Receives messages as they come, while the session may be busy speaking: uvicorn reads nothing
-    from a socket, keepalive pongs included, until the app asks for the next message, so a long
-    synthesis would otherwise end in a keepalive timeout."""
-    while True:
-        message = await ws.receive()
+    """Receives messages as they come, while the session may be busy speaking, and returns once the
+    client has gone. uvicorn reads nothing from a socket, keepalive pongs included, until the app asks
+    for the next message, so a long synthesis would otherwise end in a keepalive timeout."""
+    while (message := await ws.receive())["type"] != "websocket.disconnect":
         await inbox.put(message)
-        if message["type"] == "websocket.disconnect":
-            return
