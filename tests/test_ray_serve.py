@@ -42,7 +42,7 @@ from tests.server_fixtures import live_server
 KEY = "ray-test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 SHORT = "The quick brown fox jumps over the lazy dog."
-LONG = " ".join(f"Sentence number {n} of a longer text, spoken one piece at a time." for n in range(1, 13))
+LONG = " ".join(f"Sentence number {n} of a longer text, spoken one piece at a time." for n in range(1, 9))
 RECOVERY_TIMEOUT_S = 120
 
 
@@ -171,24 +171,29 @@ def _spoken(url: str, messages: list[dict]) -> bytes:
 
 
 def test_each_replica_exports_its_metrics_through_ray(cluster):
+    """Counters and histograms alike, each replica's under its own ``replica`` tag."""
     with httpx.Client(base_url=cluster.url, headers=AUTH, timeout=60) as client:
         for _ in range(4):
             client.post("/v1/audio/speech", json=speech_body(SHORT, False))
+    series = ("ray_kokoro_requests_total{", "ray_kokoro_request_seconds_bucket{")
     deadline = time.monotonic() + 30
-    replicas: set[str] = set()
-    while len(replicas) < 2 and time.monotonic() < deadline:
+    replicas: dict[str, set[str]] = {}
+    while time.monotonic() < deadline and not all(len(replicas.get(name, ())) == 2 for name in series):
         time.sleep(1)
-        text = httpx.get(cluster.metrics_url, timeout=10).text
+        lines = httpx.get(cluster.metrics_url, timeout=10).text.splitlines()
         replicas = {
-            line.split('replica="')[1].split('"')[0]
-            for line in text.splitlines()
-            if line.startswith("ray_kokoro_requests_total{") and 'path="/v1/audio/speech"' in line
+            name: {
+                line.split('replica="')[1].split('"')[0]
+                for line in lines
+                if line.startswith(name) and 'path="/v1/audio/speech"' in line
+            }
+            for name in series
         }
-    assert len(replicas) == 2, "Ray's metrics exporter never showed both replicas' request counts"
+    assert all(len(replicas.get(name, ())) == 2 for name in series), replicas
 
 
 def test_a_replica_killed_under_load_fails_its_requests_cleanly_and_comes_back(cluster, reference):
-    expected = {key: _expected(reference, *key) for key in ((SHORT, False), (SHORT, True), (LONG, True))}
+    expected = {(SHORT, stream): _expected(reference, SHORT, stream) for stream in (False, True)}
     stop = threading.Event()
     outcomes: list[Outcome] = []
 
@@ -226,7 +231,6 @@ def test_a_replica_killed_under_load_fails_its_requests_cleanly_and_comes_back(c
     assert recovered, f"Serve did not bring a second replica back: {replica_states()}"
     # The stream cut by the kill must not look complete: the client sees an error, not a clean end.
     assert cut.error is not None, f"a stream cut by the kill ended cleanly ({len(cut.body)} bytes)"
-    assert len(cut.body) < len(expected[LONG, True])
     failed = [o for o in outcomes if not o.ok]
     succeeded = [o for o in outcomes if o.ok]
     assert succeeded, "no request of the load succeeded"

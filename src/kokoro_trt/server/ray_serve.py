@@ -68,7 +68,7 @@ class RayOptions(BaseModel):
 
     def deployment_options(self, settings: Settings) -> dict[str, Any]:
         """``serve.deployment`` options: each replica admits ``queue_size`` requests, as the single
-        server does, and the proxy holds at most another ``queue_size`` before answering 503."""
+        server does, and each proxy holds at most another ``queue_size`` waiting before answering 503."""
         gpus = self.gpus if self.gpus is not None else float(settings.device.startswith("cuda"))
         options: dict[str, Any] = {
             "max_ongoing_requests": settings.queue_size,
