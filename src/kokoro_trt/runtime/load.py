@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from importlib.metadata import PackageNotFoundError
 from pathlib import Path
 
-from ..assets import cache_dir, resolve_weights
+from ..assets import WeightsSource, cache_dir, resolve_weights
 from ..candidates import first_available
 from ..config import ModelConfig
 from ..engines.library import LIBRARIES
-from ..errors import BackendUnavailableError, InvalidInputError, ModelNotFoundError
+from ..errors import BackendUnavailableError, CorruptFileError, InvalidInputError, ModelNotFoundError
+from ..export.key import ExportKey
 from ..graphs import MANIFEST_NAME, GraphSet
 from ..storage import sha256_file, sha256_text
 from ..text import TextFrontend
@@ -38,11 +41,24 @@ def resolve_graphs(
         return GraphSet.load(graphs)
     config = config or ModelConfig.default()
     source = resolve_weights(weights, local_files_only=local_files_only)
+    cached = _current_export(source, config)
+    if cached is not None:
+        return cached
     try:
         from ..export.pipeline import export_model
     except ImportError:
-        return _cached_graphs(sha256_file(source.path), sha256_text(config.to_json()), source.path)
+        return _cached_graphs(source.sha256 or sha256_file(source.path), sha256_text(config.to_json()), source.path)
     return export_model(source, config)
+
+
+def _current_export(source: WeightsSource, config: ModelConfig) -> GraphSet | None:
+    """The cached export of exactly this weights, config and export code, found without importing torch
+    (about a second); ``None`` when there is none, it is damaged, or the exporter is not installed."""
+    try:
+        key = ExportKey.of(source, config)
+        return key.find(key.default_dir())
+    except (PackageNotFoundError, CorruptFileError):  # no torch; damage is handled by export_model
+        return None
 
 
 def _cached_graphs(weights_sha256: str, config_sha256: str, weights: Path) -> GraphSet:
@@ -129,7 +145,12 @@ def load_kokoro(
     _parse_device(device)
     config = ModelConfig.default()
     graph_set = resolve_graphs(graphs, weights=weights, config=config, local_files_only=local_files_only)
-    backend = select_backend(device, graph_set, threads, cuda_stream, engines)
-    frontend = TextFrontend(config.vocab, lang=lang).load()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The G2P (spaCy, lexicons) loads in Python while the inference library builds its sessions in
+        # native code with the GIL released: together they take about as long as the longer one.
+        # (After resolve_graphs: an export imports torch, which must not race the G2P's imports.)
+        text = pool.submit(TextFrontend(config.vocab, lang=lang).load)
+        backend = select_backend(device, graph_set, threads, cuda_stream, engines)
+        frontend = text.result()
     voices = VoiceStore(voices_dir, local_files_only=local_files_only)
     return KokoroModel(backend, config=config, frontend=frontend, voices=voices)

@@ -1,0 +1,54 @@
+"""``load_kokoro``'s own speed paths: cached graphs without the exporter, G2P beside the sessions."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+from pathlib import Path
+
+from kokoro_trt.assets import resolve_weights
+from kokoro_trt.export.key import ExportKey
+from kokoro_trt.runtime import load as load_module
+from kokoro_trt.text import TextFrontend
+from tests.tiny_model import tiny_config
+
+
+def _fail(*args, **kwargs):
+    raise AssertionError("must not be called")
+
+
+def test_cached_graphs_load_without_the_exporter(tiny_weights, tiny_graphs, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("KOKORO_TRT_CACHE", str(tmp_path))
+    key = ExportKey.of(resolve_weights(tiny_weights), tiny_config())
+    shutil.copytree(tiny_graphs.directory, key.default_dir())
+    monkeypatch.setitem(sys.modules, "kokoro_trt.export.pipeline", None)  # importing it now fails
+    monkeypatch.setattr(load_module, "_cached_graphs", _fail)
+    graphs = load_module.resolve_graphs(weights=tiny_weights, config=tiny_config())
+    assert graphs.directory == key.default_dir()
+
+
+def test_g2p_loads_while_the_sessions_build(tiny_graphs, voices_dir, monkeypatch):
+    g2p_started = threading.Event()
+    real_load, real_select = TextFrontend.load, load_module.select_backend
+
+    def load(self):
+        g2p_started.set()
+        return real_load(self)
+
+    def select(*args, **kwargs):
+        assert g2p_started.wait(timeout=30), "the sessions were built before the G2P started loading"
+        return real_select(*args, **kwargs)
+
+    monkeypatch.setattr(TextFrontend, "load", load)
+    monkeypatch.setattr(load_module, "select_backend", select)
+    model = load_module.load_kokoro("cpu", graphs=tiny_graphs.directory, voices_dir=voices_dir)
+    assert model.frontend.lang == "en-us"
+
+
+def test_cpu_sessions_sleep_instead_of_spinning():
+    from kokoro_trt.runtime.backends.ort import session_options
+
+    options = session_options(2)
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.intra_op_num_threads == 2
