@@ -10,6 +10,7 @@ nothing else in the package imports this module. See ``docs/ray.md``.
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -155,7 +156,14 @@ def build(args: Mapping[str, Any]) -> Application:
 
 def run(settings: Settings, options: RayOptions) -> None:
     """``kokoro-trt serve --ray``: on the Ray cluster at ``$RAY_ADDRESS`` (else a local one started
-    here), Serve's proxy on ``settings.host:port`` and the app at ``/``, until Ctrl-C."""
+    here), Serve's proxy on ``settings.host:port`` and the app at ``/``, until Ctrl-C or SIGTERM (``docker
+    stop``), which delete the app (a local cluster ends with the command)."""
     ray.init()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # after ray.init, which sets its own
     serve.start(http_options={"host": settings.host, "port": settings.port})
-    serve.run(application(settings, options), name=APP_NAME, route_prefix="/", blocking=True)
+    try:
+        serve.run(application(settings, options), name=APP_NAME, route_prefix="/", blocking=True)
+    except KeyboardInterrupt:
+        serve.delete(APP_NAME)
+    except RuntimeError as exc:  # Serve gave up starting the replicas
+        raise KokoroError(f"{exc} (the replicas' errors are logged above)") from None
