@@ -49,6 +49,7 @@ from ..voices import (
 from ..voices.suggest import not_found
 from .backends.base import Backend, TextFeatures
 from .buffers import OutputTarget, wrap_output
+from .fair_lock import FairLock
 from .noise import DEFAULT_SEED, NoiseBank
 
 logger = logging.getLogger(__name__)
@@ -178,7 +179,7 @@ class KokoroModel:
         self.emotions = emotions if emotions is not None else load_emotions()
         self.samples_per_frame = config.samples_per_frame
         self._noise = NoiseBank(min_length=int(DEFAULT_MAX_SECONDS * SAMPLE_RATE) + config.samples_per_frame)
-        self._lock = threading.Lock()
+        self._lock = FairLock()  # requests take turns with the model chunk by chunk
         self._token_ids = frozenset(config.vocab.values())
 
     @property
@@ -298,20 +299,21 @@ class KokoroModel:
             for plan in self._plan(items, request):
                 _stop_if_set(cancelled)
                 planned.append(plan)
-            if not any(isinstance(p, _Planned) for p in planned):
-                raise InvalidInputError(f"the first sentence alone is longer than max_seconds={settings.max_seconds:g}")
-            truncated = cut or len(planned) < len(items) or getattr(planned[-1], "cut", False)
-            total = sum(self._samples(p) for p in planned)
-            if target is None:
-                target = wrap_output(_allocate(total, return_tensors))
-            target.require_capacity(total)
-            words: list[WordTimestamp] = []
-            offset = 0
-            for plan in planned:
+        if not any(isinstance(p, _Planned) for p in planned):
+            raise InvalidInputError(f"the first sentence alone is longer than max_seconds={settings.max_seconds:g}")
+        truncated = cut or len(planned) < len(items) or getattr(planned[-1], "cut", False)
+        total = sum(self._samples(p) for p in planned)
+        if target is None:
+            target = wrap_output(_allocate(total, return_tensors))
+        target.require_capacity(total)
+        words: list[WordTimestamp] = []
+        offset = 0
+        for plan in planned:
+            with self._lock:  # chunk by chunk: other requests' chunks take their turns in between
                 _stop_if_set(cancelled)
                 self._write(plan, request, target, offset)
-                words += self._words(plan, offset)
-                offset += self._samples(plan)
+            words += self._words(plan, offset)
+            offset += self._samples(plan)
         spoken = " ".join(p.chunk.phonemes for p in planned if isinstance(p, _Planned))
         return Speech(target.written(total), SAMPLE_RATE, words, truncated, self.backend.name, spoken)
 
