@@ -12,6 +12,7 @@ log-spectral distance must stay far below the 1 dB the parity tests allow.
 Candidates: ``upstream`` (today's graph: Snake as exported from kokoro, today's session options) is
 the baseline; ``folded`` (the shipped graph, :mod:`kokoro_trt.export.snake`); ``folded+no-spin``
 (intra-op threads sleep instead of spinning between ops); ``folded+daz`` (denormals as zero).
+Figures and the candidates that lost: ``docs/performance.md``.
 """
 
 from __future__ import annotations
