@@ -44,11 +44,3 @@ def test_g2p_loads_while_the_sessions_build(tiny_graphs, voices_dir, monkeypatch
     monkeypatch.setattr(load_module, "select_backend", select)
     model = load_module.load_kokoro("cpu", graphs=tiny_graphs.directory, voices_dir=voices_dir)
     assert model.frontend.lang == "en-us"
-
-
-def test_cpu_sessions_sleep_instead_of_spinning():
-    from kokoro_trt.runtime.backends.ort import session_options
-
-    options = session_options(2)
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
-    assert options.intra_op_num_threads == 2

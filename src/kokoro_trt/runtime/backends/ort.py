@@ -8,8 +8,9 @@ Session settings, chosen on purpose:
   every length that cache only grows;
 * ``ORT_ENABLE_ALL`` graph optimisation, sequential execution (the graphs are chains: the parallel
   executor ran the decoder 0.6-0.8× as fast, bench_cpu_speed);
-* intra-op threads sleep between ops instead of spinning: as fast on the decoder (1.01× in the same
-  run, bench_cpu_speed) and the CPU they burned waiting goes back to a shared host;
+* intra-op threads spin between ops (ONNX Runtime's default): sleeping instead gives CPU back to a
+  shared host but ran the decoder 0.955-1.01× as fast in two busy runs of bench_cpu_speed, and
+  would cost more on a quiet machine;
 * the CPU arena keeps its peak, which the chunk limit bounds (≤ 510 phonemes a pass): resident memory
   grows to that of the longest chunk so far (~500 MiB above load after a 20 s chunk), then stays.
   Shrinking the arena after every run (``memory.enable_memory_arena_shrinkage``) lowered that for
@@ -43,7 +44,6 @@ def session_options(threads: int) -> ort.SessionOptions:
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.enable_mem_pattern = False
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return options
 
