@@ -36,6 +36,8 @@ def test_serve_ray_passes_the_same_settings_and_the_replica_options(monkeypatch)
     [
         (["--replicas", "2"], "--replicas needs --ray"),
         (["--ray", "--min-replicas", "2"], "min_replicas needs max_replicas"),
+        (["--ray", "--downscale-delay-s", "5"], "downscale_delay_s needs max_replicas"),
+        (["--ray", "--max-replicas", "2", "--upscale-delay-s", "-1"], "upscale_delay_s"),
         (["--ray", "--replicas", "5", "--max-replicas", "4"], "replicas must lie in 1..4, got 5"),
         (["--ray", "--workers", "0"], "serve setting workers:"),
     ],
@@ -78,6 +80,19 @@ def test_max_replicas_turns_on_autoscaling_on_ongoing_requests():
         RayOptions(replicas=2, max_replicas=4).deployment_options(Settings())["autoscaling_config"]["initial_replicas"]
         == 2
     )
+
+
+def test_autoscaling_delays_reach_serve_only_when_given():
+    options = RayOptions(max_replicas=2, upscale_delay_s=5, downscale_delay_s=0).deployment_options(Settings())
+    scaling = options["autoscaling_config"]
+    assert (scaling["upscale_delay_s"], scaling["downscale_delay_s"]) == (5, 0)
+    assert "downscale_delay_s" not in RayOptions(max_replicas=2).deployment_options(Settings())["autoscaling_config"]
+
+
+def test_every_replica_option_has_a_serve_flag():
+    from kokoro_trt.cli import _RAY_OPTIONS
+
+    assert set(RayOptions.model_fields) == set(_RAY_OPTIONS)
 
 
 def test_serve_run_args_split_into_replica_options_and_settings(monkeypatch):

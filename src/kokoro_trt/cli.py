@@ -85,7 +85,16 @@ _SERVE_SETTINGS = (
 )
 """``serve`` flags that are server settings; one not given leaves the setting to $KOKORO_TRT_<NAME>."""
 
-_RAY_OPTIONS = ("replicas", "min_replicas", "max_replicas", "target_ongoing_requests", "threads", "gpus")
+_RAY_OPTIONS = (
+    "replicas",
+    "min_replicas",
+    "max_replicas",
+    "target_ongoing_requests",
+    "upscale_delay_s",
+    "downscale_delay_s",
+    "threads",
+    "gpus",
+)
 """``serve`` flags that shape the Ray Serve deployment (``--ray`` only)."""
 
 
@@ -216,6 +225,8 @@ def _parser() -> argparse.ArgumentParser:
     ray.add_argument("--min-replicas", type=int, help="autoscaling floor (default 1; needs --max-replicas)")
     ray.add_argument("--max-replicas", type=int, help="autoscaling ceiling: scale on ongoing requests per replica")
     ray.add_argument("--target-ongoing-requests", type=float, help="autoscaling target per replica (default 2)")
+    ray.add_argument("--upscale-delay-s", type=float, help="autoscaling: seconds of load before adding (default 30)")
+    ray.add_argument("--downscale-delay-s", type=float, help="autoscaling: seconds idle before removing (default 600)")
     ray.add_argument("--threads", type=int, help="CPU threads per replica, reserved in Ray (default 1)")
     ray.add_argument("--gpus-per-replica", dest="gpus", type=float, help="default: 1 with --device cuda, else 0")
     serve.set_defaults(run=_serve)

@@ -34,10 +34,15 @@ REPLICA_HEADER = "X-Kokoro-Replica"
 """The response header naming the replica that answered (Ray's replica id)."""
 
 
+_AUTOSCALING_ONLY = ("min_replicas", "upscale_delay_s", "downscale_delay_s")
+""":class:`RayOptions` fields that only mean something with ``max_replicas``."""
+
+
 class RayOptions(BaseModel):
     """How many replicas, and what each one holds. ``max_replicas`` turns on Ray's autoscaling between
     ``min_replicas`` (default 1) and it, on ongoing requests per replica: those running and those waiting
-    at the replica or in the proxy; ``replicas`` is then the initial count."""
+    at the replica or in the proxy; ``replicas`` is then the initial count, and the delays say how long
+    Ray waits before adding or removing replicas."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -45,14 +50,17 @@ class RayOptions(BaseModel):
     min_replicas: int | None = Field(None, ge=0, description="autoscaling floor (default 1)")
     max_replicas: int | None = Field(None, ge=1, description="autoscaling ceiling; None: a fixed count")
     target_ongoing_requests: float = Field(2.0, gt=0, description="autoscaling target per replica")
+    upscale_delay_s: float | None = Field(None, ge=0, description="load held this long adds replicas; None: Ray's 30 s")
+    downscale_delay_s: float | None = Field(None, ge=0, description="idle this long removes some; None: Ray's 600 s")
     threads: int = Field(1, ge=1, description="CPU threads per replica: ONNX Runtime's, and the CPUs Ray reserves")
     gpus: float | None = Field(None, ge=0, description="GPUs per replica; None: 1 on a cuda device, else 0")
 
     @model_validator(mode="after")
     def _bounds_hold(self) -> RayOptions:
         if self.max_replicas is None:
-            if self.min_replicas is not None:
-                raise ValueError("min_replicas needs max_replicas (autoscaling takes both bounds)")
+            for name in _AUTOSCALING_ONLY:
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} needs max_replicas (which turns on autoscaling)")
             return self
         if not self.floor <= self.initial <= self.max_replicas:
             raise ValueError(f"replicas must lie in {self.floor}..{self.max_replicas}, got {self.initial}")
@@ -84,7 +92,8 @@ class RayOptions(BaseModel):
             "initial_replicas": self.initial,
             "target_ongoing_requests": self.target_ongoing_requests,
         }
-        return options | {"autoscaling_config": scaling}
+        delays = {name: getattr(self, name) for name in _AUTOSCALING_ONLY[1:] if getattr(self, name) is not None}
+        return options | {"autoscaling_config": scaling | delays}
 
 
 class ReplicaHeader:
