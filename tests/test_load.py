@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sys
 import threading
@@ -9,6 +11,7 @@ from pathlib import Path
 
 from kokoro_trt.assets import resolve_weights
 from kokoro_trt.export.key import ExportKey
+from kokoro_trt.graphs import MANIFEST_NAME
 from kokoro_trt.runtime import load as load_module
 from kokoro_trt.text import TextFrontend
 from tests.tiny_model import tiny_config
@@ -44,3 +47,13 @@ def test_g2p_loads_while_the_sessions_build(tiny_graphs, voices_dir, monkeypatch
     monkeypatch.setattr(load_module, "select_backend", select)
     model = load_module.load_kokoro("cpu", graphs=tiny_graphs.directory, voices_dir=voices_dir)
     assert model.frontend.lang == "en-us"
+
+
+def test_without_the_exporter_the_newest_export_of_the_same_weights_is_taken(tiny_graphs, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("KOKORO_TRT_CACHE", str(tmp_path))
+    manifest = json.loads((tiny_graphs.directory / MANIFEST_NAME).read_text())
+    for age, name in enumerate(["newer", "older"]):  # the older export came from older export code
+        copy = shutil.copytree(tiny_graphs.directory, tmp_path / "graphs" / name)
+        (copy / MANIFEST_NAME).write_text(json.dumps({**manifest, "weights_sha256": "w", "config_sha256": "c"}))
+        os.utime(copy / MANIFEST_NAME, (1e9 - age, 1e9 - age))
+    assert load_module._cached_graphs("w", "c", tmp_path / "weights.pth").directory.name == "newer"

@@ -62,8 +62,9 @@ def _current_export(source: WeightsSource, config: ModelConfig) -> GraphSet | No
 
 
 def _cached_graphs(weights_sha256: str, config_sha256: str, weights: Path) -> GraphSet:
-    """Without the exporter installed: a previous export of the same weights and config."""
-    for manifest in sorted((cache_dir() / "graphs").glob(f"*/{MANIFEST_NAME}"), key=lambda p: p.stat().st_mtime):
+    """Without the exporter installed: the newest previous export of the same weights and config."""
+    manifests = (cache_dir() / "graphs").glob(f"*/{MANIFEST_NAME}")
+    for manifest in sorted(manifests, key=lambda p: p.stat().st_mtime, reverse=True):
         meta = json.loads(manifest.read_text())
         if meta.get("weights_sha256") == weights_sha256 and meta.get("config_sha256") == config_sha256:
             found = GraphSet.find(manifest.parent)
