@@ -10,7 +10,11 @@ in one run, each with ``CLIENTS`` clients sending ``REQUESTS_EACH`` whole reques
 Throughput is audio seconds per wall second, each reported as a ratio to the baseline. Then, with two
 replicas, ``failover``: one replica is SIGKILLed under steady load; reported are the failed requests, the
 median latency before the kill, the latencies of the successful requests that overlapped the outage
-(from the kill until two replicas answer again), and how long that took. Results in ``results/ray.json``.
+(from the kill until two replicas answer again), and how long that took. Last, ``autoscaling``: 1 to 2
+replicas (one thread each) under ``SCALING_CLIENTS`` clients for at most ``SCALING_LOAD_S``; reported are
+the replicas by state over time (Serve's status: when it starts a second, when that one RUNs), the time from load start to the second replica's first
+answer (it fails if none comes), the failed requests, and the time from load end back to one replica.
+Results in ``results/ray.json``.
 
 The model: ``$KOKORO_TRT_BENCH_GRAPHS`` (e.g. a real export), else the tiny random-weight test model;
 voices from ``$KOKORO_TRT_SHARED/voices`` (default ``../shared/voices``).
@@ -24,7 +28,7 @@ import signal
 import statistics
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -36,7 +40,16 @@ from ray import serve
 
 from kokoro_trt.server import Settings
 from kokoro_trt.server.ray_serve import APP_NAME, RayOptions, application
-from tests.ray_cluster import Outcome, free_port, local_cluster, replica_pid, request, wait_for_replicas
+from tests.ray_cluster import (
+    Outcome,
+    answering_replicas,
+    free_port,
+    local_cluster,
+    replica_pid,
+    replica_states,
+    request,
+    wait_for_replicas,
+)
 from tests.server_fixtures import STAGE_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +61,10 @@ SHAPES = {
     "one_replica_one_thread": RayOptions(replicas=1, threads=1),
     "two_replicas_one_thread": RayOptions(replicas=2, threads=1),
 }
+AUTOSCALING = RayOptions(
+    replicas=1, min_replicas=1, max_replicas=2, target_ongoing_requests=2, upscale_delay_s=5, downscale_delay_s=10
+)
+SCALING_CLIENTS, SCALING_LOAD_S = 6, 60
 
 _results: dict = {"load_before": os.getloadavg()}
 
@@ -162,3 +179,64 @@ def test_latency_through_a_replica_failure(benchmark, cluster):
     _results["load_after"] = os.getloadavg()
     benchmark.extra_info.update(report)
     assert report["recovered"]
+
+
+def test_autoscaling_under_load(benchmark, cluster):
+    url, settings = cluster
+    _deploy(settings, AUTOSCALING)
+    assert wait_for_replicas(url, 1, without=None, timeout_s=120)
+    (first,) = answering_replicas(url, 1)
+    outcomes: list[Outcome] = []
+    stop = threading.Event()
+
+    def client(_: int) -> None:
+        with httpx.Client(base_url=url, timeout=120) as http:
+            while not stop.is_set():
+                outcomes.append(request(http, TEXT, stream=False))
+
+    def scale() -> dict:
+        start = time.monotonic()
+        states: list[tuple[float, dict[str, int]]] = []
+
+        def sample_until(done: Callable[[], bool], deadline: float) -> None:
+            """``states`` gets each change of the replicas' states until ``done()`` or ``deadline``."""
+            while not done() and time.monotonic() < deadline:
+                now = replica_states()
+                if not states or states[-1][1] != now:
+                    states.append((round(time.monotonic() - start, 1), now))
+                time.sleep(1)
+
+        def second_served() -> float | None:
+            ended = [o.ended for o in list(outcomes) if o.ok and o.replica != first]
+            return min(ended) - start if ended else None
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(SCALING_CLIENTS)]
+        for thread in threads:
+            thread.start()
+        sample_until(lambda: (second_served() or 1e9) + 10 < time.monotonic() - start, start + SCALING_LOAD_S)
+        stop.set()
+        for thread in threads:
+            thread.join(180)
+        load_end = time.monotonic()
+        sample_until(lambda: replica_states() == {"RUNNING": 1}, load_end + (AUTOSCALING.downscale_delay_s or 0) + 60)
+        scaled_down = replica_states() == {"RUNNING": 1}
+        failed = [o for o in outcomes if not o.ok]
+        served = second_served()
+        return {
+            "clients": SCALING_CLIENTS,
+            "seconds_to_second_replica_serving": served and round(served, 1),
+            "replica_states_over_time_s": states,
+            "load_seconds": round(load_end - start, 1),
+            "requests": len(outcomes),
+            "per_replica": {r: sum(o.replica == r for o in outcomes) for r in {o.replica for o in outcomes}},
+            "failed": len(failed),
+            "failures": sorted({f"{o.status} {o.error}" for o in failed}),
+            "scaled_down": scaled_down,
+            "seconds_from_load_end_to_one_replica": round(time.monotonic() - load_end, 1) if scaled_down else None,
+        }
+
+    report = benchmark.pedantic(scale, rounds=1, iterations=1)
+    _results["autoscaling"] = report
+    _results["load_after"] = os.getloadavg()
+    benchmark.extra_info.update(report)
+    assert report["seconds_to_second_replica_serving"] is not None, report
