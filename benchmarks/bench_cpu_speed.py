@@ -27,6 +27,7 @@ import onnxruntime as ort
 import pytest
 
 from benchmarks.bench_runtime import SENTENCES, VOICE, build_torch_eager
+from kokoro_trt.runtime.backends.ort import decoder_feeds
 from tests.audio_metrics import log_spectral_distance
 
 ROUNDS = int(os.environ.get("KOKORO_TRT_SPEED_ROUNDS", "7"))
@@ -65,14 +66,7 @@ def decoder_inputs(real_model) -> dict[str, np.ndarray]:
     frame_index = np.repeat(np.arange(features.durations.shape[0]), features.durations)
     f0, n = backend.prosody(features, frame_index, style)
     noise = np.random.default_rng(0).standard_normal((1, frame_index.size * 600)).astype(np.float32)
-    return {
-        "t_en": features.decoder_input,
-        "frame_index": frame_index,
-        "f0": f0,
-        "n": n,
-        "style": style,
-        "noise": noise,
-    }
+    return decoder_feeds(features, frame_index, f0, n, style, noise)
 
 
 def _interleaved(runs: dict[str, Callable[[], np.ndarray]], rounds: int) -> dict[str, list[float]]:

@@ -105,15 +105,21 @@ class OnnxRuntimeBackend:
         samples = frame_index.shape[0] * self.samples_per_frame
         with backend_errors(self.name, "decoder"):
             binding = session.io_binding()
-            inputs = {
-                "t_en": features.decoder_input,
-                "frame_index": frame_index,
-                "f0": f0,
-                "n": n,
-                "style": style,
-                "noise": noise,
-            }
-            for name, value in inputs.items():
+            for name, value in decoder_feeds(features, frame_index, f0, n, style, noise).items():
                 binding.bind_cpu_input(name, np.ascontiguousarray(value))
             binding.bind_output("audio", out.device, out.device_id, np.float32, [samples], out.ptr + 4 * offset)
             session.run_with_iobinding(binding)
+
+
+def decoder_feeds(
+    features: TextFeatures, frame_index: np.ndarray, f0: np.ndarray, n: np.ndarray, style: np.ndarray, noise: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The decoder graph's inputs by name."""
+    return {
+        "t_en": features.decoder_input,
+        "frame_index": frame_index,
+        "f0": f0,
+        "n": n,
+        "style": style,
+        "noise": noise,
+    }
