@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import partial
 from importlib.metadata import PackageNotFoundError
 from pathlib import Path
@@ -41,13 +42,15 @@ def resolve_graphs(
         return GraphSet.load(graphs)
     config = config or ModelConfig.default()
     source = resolve_weights(weights, local_files_only=local_files_only)
+    weights_sha256 = source.sha256 or sha256_file(source.path)  # hashed once, for the key and the fallback
+    source = replace(source, sha256=weights_sha256)
     cached = _current_export(source, config)
     if cached is not None:
         return cached
     try:
         from ..export.pipeline import export_model
     except ImportError:
-        return _cached_graphs(source.sha256 or sha256_file(source.path), sha256_text(config.to_json()), source.path)
+        return _cached_graphs(weights_sha256, sha256_text(config.to_json()), source.path)
     return export_model(source, config)
 
 
