@@ -18,7 +18,8 @@ def _queue_up(lock: FairLock, count: int, order: list[int]) -> list[threading.Th
         thread = threading.Thread(target=lambda i=i: [lock.acquire(), order.append(i), lock.release()])
         thread.start()
         threads.append(thread)
-        time.sleep(0.02)  # it has taken its ticket; the order of asking is what the test fixes
+        while lock._next_ticket < i + 2:  # it has taken its ticket (the holder has the first): order fixed
+            time.sleep(0.001)
     return threads
 
 
