@@ -79,3 +79,27 @@ def test_a_chunk_after_other_audio_keeps_its_first_word(real_model, asr):
     spoken = text.replace("[pause:0.2s] ", "")
     for speech in (real_model.speak(text, "af_heart"), real_model.speak(text, "am_michael")):
         assert asr.word_error_rate(spoken, asr.transcribe(speech.audio)) == 0.0
+
+
+def test_decoder_windows_join_in_pauses(real_model, monkeypatch):
+    """``decode_window_seconds``: each cut lies in a pause the model predicted (silent, no click)."""
+    from kokoro_trt.runtime import KokoroModel
+
+    parts = {name: getattr(real_model, name) for name in ("config", "frontend", "voices")}
+    windowed = KokoroModel(real_model.backend, **parts, decode_window_seconds=3)
+    starts: list[int] = []
+    decode = real_model.backend.decode
+
+    def recorded(*args):
+        starts.append(args[-1])  # the offset it writes at
+        return decode(*args)
+
+    monkeypatch.setattr(real_model.backend, "decode", recorded)
+    audio = windowed.synthesize(PASSAGE[: PASSAGE.index("Some nights")], "af_heart")
+    assert len(starts) >= 3
+    speech_level = np.percentile(np.abs(audio), 99)
+    steps = np.abs(np.diff(audio))
+    for join in starts[1:]:
+        around = slice(join - 240, join + 240)  # ±10 ms
+        assert np.abs(audio[around]).max() < 0.01 * speech_level, join / 24_000
+        assert steps[around].max() <= np.percentile(steps, 99.9), join / 24_000

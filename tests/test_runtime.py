@@ -194,7 +194,43 @@ def test_stages_are_public(tiny_model):
     durations = tiny_model.durations(ids)
     assert len(durations) == len(ids) + 2 and (durations >= 1).all()
     speech = tiny_model.speak(phonemes, phonemes=True)
-    assert speech.audio.size == durations.sum() * 600
+    kept_lead = min(int(durations[0]), 2)  # of the start token's silence only the last 50 ms is rendered
+    assert speech.audio.size == (durations[1:].sum() + kept_lead) * 600
+
+
+def test_decode_window_seconds_bounds_every_decoder_call(tiny_model, monkeypatch):
+    """``decode_window_seconds=1``: no decoder call gets more than 40 frames (1 s); the audio keeps its
+    length and its determinism."""
+    from kokoro_trt.runtime import KokoroModel
+
+    windowed_model = KokoroModel(
+        tiny_model.backend,
+        config=tiny_model.config,
+        frontend=tiny_model.frontend,
+        voices=tiny_model.voices,
+        decode_window_seconds=1,
+    )
+    calls: list[int] = []
+    decode = tiny_model.backend.decode
+
+    def recorded(features, frame_index, *rest):
+        calls.append(frame_index.shape[0])
+        return decode(features, frame_index, *rest)
+
+    monkeypatch.setattr(tiny_model.backend, "decode", recorded)
+    whole = tiny_model.speak(LONG[:400], seed=3).audio
+    chunk_calls, calls[:] = len(calls), []
+    windowed = windowed_model.speak(LONG[:400], seed=3).audio
+    assert max(calls) <= 40 and len(calls) > chunk_calls
+    assert sum(calls) * 600 == windowed.size == whole.size
+    assert np.array_equal(windowed_model.speak(LONG[:400], seed=3).audio, windowed)
+
+
+@pytest.mark.parametrize("seconds", [0.5, 0, -1, True, "6", float("nan")])
+def test_a_bad_decode_window_fails_before_loading(seconds, tmp_path):
+    """Checked first: the graphs folder here does not exist, and that is not what is reported."""
+    with pytest.raises(InvalidInputError, match="decode_window_seconds"):
+        load_kokoro("cpu", graphs=tmp_path / "absent", decode_window_seconds=seconds)
 
 
 def test_memory_does_not_grow_with_varying_lengths(tiny_model):

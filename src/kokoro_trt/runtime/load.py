@@ -24,6 +24,7 @@ from ..voices import VoiceStore
 from .backends.base import Backend
 from .backends.ort import OnnxRuntimeBackend
 from .model import KokoroModel
+from .windows import window_frames
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +136,7 @@ def load_kokoro(
     threads: int | None = None,
     cuda_stream: object = None,
     engines: str | Path | None = None,
+    decode_window_seconds: float | None = None,
 ) -> KokoroModel:
     """Load Kokoro for synthesis on ``device`` (``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``).
 
@@ -145,9 +147,13 @@ def load_kokoro(
     ``cuda_stream`` (a ``torch.cuda.Stream``, a raw ``cudaStream_t`` or anything with
     ``__cuda_stream__``) is the stream the TensorRT backend runs and synchronises on, so audio can run
     beside the caller's other GPU work; other backends use their own stream.
+    ``decode_window_seconds`` (at least 1) renders long chunks in decoder calls of at most that much
+    audio, cut at pauses: 6 s keeps whole-script synthesis ~300 MB smaller on the CPU, at a small cost
+    in quality (see :mod:`kokoro_trt.runtime.windows`); by default each chunk is rendered whole.
     """
     _parse_device(device)
     config = ModelConfig.default()
+    window_frames(decode_window_seconds, config.samples_per_frame)  # a bad value fails before any work
     graph_set = resolve_graphs(graphs, weights=weights, config=config, local_files_only=local_files_only)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # The G2P (spaCy, lexicons) loads in Python while the inference library builds its sessions in
@@ -157,4 +163,6 @@ def load_kokoro(
         backend = select_backend(device, graph_set, threads, cuda_stream, engines)
         frontend = text.result()
     voices = VoiceStore(voices_dir, local_files_only=local_files_only)
-    return KokoroModel(backend, config=config, frontend=frontend, voices=voices)
+    return KokoroModel(
+        backend, config=config, frontend=frontend, voices=voices, decode_window_seconds=decode_window_seconds
+    )

@@ -51,15 +51,16 @@ from .backends.base import Backend, TextFeatures
 from .buffers import OutputTarget, wrap_output
 from .fair_lock import FairLock
 from .noise import DEFAULT_SEED, NoiseBank
+from .windows import decode_windows, frame_energy, window_frames
 
 logger = logging.getLogger(__name__)
 
 ReturnTensors = Literal["np", "pt"]
 
-_JOIN_LEAD_FRAMES = 2
-"""Leading-silence frames kept on a chunk that follows other audio. The model opens every chunk with
-~0.45 s of silence (its start token), which between chunks would stretch the pause the previous chunk
-already ends with; after a ``[pause:…]`` it would make the pause longer than asked."""
+_LEAD_FRAMES = 2
+"""Leading-silence frames kept on every chunk (50 ms). The model opens every chunk with ~0.45 s of
+silence (its start token): rendered in full it would delay the first audio by that much for nothing,
+stretch the pause the previous chunk already ends with, and make a ``[pause:…]`` longer than asked."""
 _LOOKAHEAD_TOKENS = 40
 """How far past a streamed head its own duration pass reads (phonemes, cut at a word end)."""
 _MAX_CHARS_PER_SECOND = 80
@@ -169,6 +170,7 @@ class KokoroModel:
         voices: VoiceStore,
         characters: dict[str, Character] | None = None,
         emotions: dict | None = None,
+        decode_window_seconds: float | None = None,
     ) -> None:
         self.backend = backend
         self.config = config
@@ -178,6 +180,7 @@ class KokoroModel:
         self.characters = characters if characters is not None else load_characters()
         self.emotions = emotions if emotions is not None else load_emotions()
         self.samples_per_frame = config.samples_per_frame
+        self.decode_window_frames = window_frames(decode_window_seconds, config.samples_per_frame)
         self._noise = NoiseBank(min_length=int(DEFAULT_MAX_SECONDS * SAMPLE_RATE) + config.samples_per_frame)
         self._lock = FairLock()  # requests take turns with the model chunk by chunk
         self._token_ids = frozenset(config.vocab.values())
@@ -474,7 +477,7 @@ class KokoroModel:
                 continue  # planned right after its head
             after = items[k + 1] if k + 1 < len(items) else None
             rest = after if isinstance(after, Chunk) and after.continues else None
-            for plan in self._parts(item, rest, request, follows=used > 0):
+            for plan in self._parts(item, rest, request):
                 if request.max_samples is not None and self._samples(plan) > request.max_samples - used:
                     room = request.max_samples - used
                     logger.warning(
@@ -483,9 +486,7 @@ class KokoroModel:
                         request.script_words,
                     )
                     fitted = (
-                        self._fit(plan, room // self.samples_per_frame, request, follows=used > 0)
-                        if isinstance(plan, _Planned)
-                        else None
+                        self._fit(plan, room // self.samples_per_frame, request) if isinstance(plan, _Planned) else None
                     )
                     if fitted is not None:
                         yield fitted
@@ -493,7 +494,7 @@ class KokoroModel:
                 used += self._samples(plan)
                 yield plan
 
-    def _parts(self, item: _Item, rest: Chunk | None, request: _Request, follows: bool) -> Iterator[_PlannedItem]:
+    def _parts(self, item: _Item, rest: Chunk | None, request: _Request) -> Iterator[_PlannedItem]:
         """One item's audio plans, computed as they are needed: a pause, a chunk, or a streamed head
         and then the ``rest`` of its chunk.
 
@@ -506,15 +507,15 @@ class KokoroModel:
             yield _Silence(round(item.seconds * SAMPLE_RATE))
             return
         if rest is None:
-            yield self._durations(item, request, follows)
+            yield self._durations(item, request)
             return
         vocab = self.frontend.vocab
         joined = join_chunks(item, rest, vocab)
         head_tokens = len(item.phonemes) + 1  # the boundary token and the head's phonemes
         lookahead = join_chunks(item, _prefix(rest, _word_end(rest, _LOOKAHEAD_TOKENS)), vocab)
-        ahead = self._durations(lookahead, request, follows, style_tokens=len(joined.token_ids))
+        ahead = self._durations(lookahead, request, style_tokens=len(joined.token_ids))
         yield dataclasses.replace(ahead, chunk=item, stop_frame=int(ahead.features.durations[:head_tokens].sum()))
-        whole = self._durations(joined, request, follows)
+        whole = self._durations(joined, request)
         yield dataclasses.replace(
             whole,
             chunk=rest,
@@ -525,16 +526,16 @@ class KokoroModel:
     def _samples(self, plan: _PlannedItem) -> int:
         return plan.samples if isinstance(plan, _Silence) else plan.frames * self.samples_per_frame
 
-    def _durations(self, chunk: Chunk, request: _Request, follows: bool, style_tokens: int | None = None) -> _Planned:
-        """Frames per token; a chunk that ``follows`` other audio renders only the end of its leading
-        silence (its first frames are skipped, not shortened: see :meth:`_render`).
+    def _durations(self, chunk: Chunk, request: _Request, style_tokens: int | None = None) -> _Planned:
+        """Frames per token; only the end of the chunk's leading silence is rendered (its first frames are
+        skipped, not shortened: see :meth:`_render`).
         The style is the voice's row for ``style_tokens`` tokens (default: the chunk's own)."""
         style = self.voices.style(request.voice, style_tokens or len(chunk.token_ids))
         features = self.backend.durations(_model_ids(chunk.token_ids), style, request.prosody.speed)
-        lead = int(features.durations[0]) - _JOIN_LEAD_FRAMES if follows else 0
+        lead = int(features.durations[0]) - _LEAD_FRAMES
         return _Planned(chunk, style, features, first_frame=max(lead, 0))
 
-    def _fit(self, plan: _Planned, room: int, request: _Request, follows: bool) -> _Planned | None:
+    def _fit(self, plan: _Planned, room: int, request: _Request) -> _Planned | None:
         """The longest prefix of ``plan`` ending at a sentence end that fits in ``room`` frames.
 
         A whole chunk's prefix gets a duration pass of its own (so it ends as text ends); the rest of a
@@ -548,7 +549,7 @@ class KokoroModel:
                 continue
             if plan.first_token:
                 return dataclasses.replace(plan, chunk=_prefix(plan.chunk, cut), stop_frame=end, cut=True)
-            fitted = self._durations(_prefix(plan.chunk, cut), request, follows)
+            fitted = self._durations(_prefix(plan.chunk, cut), request)
             if fitted.frames <= room:
                 return dataclasses.replace(fitted, cut=True)
         return None
@@ -586,14 +587,25 @@ class KokoroModel:
             n = apply_energy(n, prosody.energy)
         # The prosody predictor is recurrent: it reads every frame from the chunk's start, since a run
         # cut short (a trimmed leading silence, the rest of a streamed chunk) starts in the wrong state
-        # and silences the first ~150 ms of speech. The decoder renders only the frames asked for.
+        # and silences the first ~150 ms of speech. The decoder renders only the frames asked for, in
+        # windows of at most ``decode_window_frames`` (see .windows).
         skip = plan.first_frame
         frame_index = tokens[skip:]
-        f0, n = np.ascontiguousarray(f0[:, 2 * skip :]), np.ascontiguousarray(n[:, 2 * skip :])
-        samples = frame_index.shape[0] * self.samples_per_frame
+        f0, n = f0[:, 2 * skip :], n[:, 2 * skip :]
+        spf = self.samples_per_frame
         start = offset if noise_offset is None else noise_offset
-        noise = self._noise.get(request.seed, start, start + samples)
-        self.backend.decode(plan.features, frame_index, f0, n, plan.style, noise, target, offset)
+        noise = self._noise.get(request.seed, start, start + frame_index.shape[0] * spf)
+        for a, b in decode_windows(frame_energy(n), self.decode_window_frames):
+            self.backend.decode(
+                plan.features,
+                frame_index[a:b],
+                np.ascontiguousarray(f0[:, 2 * a : 2 * b]),
+                np.ascontiguousarray(n[:, 2 * a : 2 * b]),
+                plan.style,
+                noise[:, a * spf : b * spf],
+                target,
+                offset + a * spf,
+            )
 
     def _words(self, plan: _PlannedItem, offset: int) -> list[WordTimestamp]:
         """The item's words, timed from the start of the whole audio (``offset`` samples in)."""

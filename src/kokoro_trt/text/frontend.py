@@ -9,7 +9,6 @@ from ..config import MAX_PHONEMES
 from ..errors import InvalidInputError
 from .chunking import Chunk, Piece, make_chunks
 from .clauses import clause_pieces
-from .g2p import g2p_tokens, load_g2p
 from .languages import ENGLISH, LANGUAGES, canonical_language
 from .multilingual import normalize_multilingual
 from .normalize import NormalizedText, WordSpan, normalize, require_speakable, require_text
@@ -65,8 +64,14 @@ class TextFrontend:
         return load_word_g2p(self.lang)
 
     def load(self) -> TextFrontend:
-        """Load the G2P now (seconds, cached per process) instead of on the first call. Never downloads."""
+        """Load the G2P now (seconds, cached per process) instead of on the first call. Never downloads.
+
+        The English G2P's packages (spaCy, misaki, and torch through spaCy's thinc where it is installed)
+        take seconds to import, so they are imported here, not with the package: ``load_kokoro`` runs
+        this beside the inference sessions' build."""
         if self.english:
+            from .g2p import load_g2p
+
             load_g2p(self.british)
         else:
             self._word_g2p()
@@ -113,6 +118,8 @@ class TextFrontend:
         if lead > start:
             out.extend(lead)
         tail = lead + len(body)
+        from .g2p import g2p_tokens  # imported by load() (see there)
+
         tokens = g2p_tokens(body, self.british)
         starts, cursor = [], lead
         for tk in tokens:

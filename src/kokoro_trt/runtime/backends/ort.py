@@ -12,7 +12,9 @@ Session settings, chosen on purpose:
   shared host but ran the decoder 0.955-1.01× as fast in two busy runs of bench_cpu_speed, and
   would cost more on a quiet machine;
 * the CPU arena keeps its peak, which the chunk limit bounds (≤ 510 phonemes a pass): resident memory
-  grows to that of the longest chunk so far (~500 MiB above load after a 20 s chunk), then stays.
+  grows to that of the longest chunk so far (~500 MiB above load after a 20 s chunk), then stays
+  (``load_kokoro(decode_window_seconds=6)`` caps it at ~160 MB; without the arena or with
+  ``kSameAsRequested`` growth the peak was higher, not lower).
   Shrinking the arena after every run (``memory.enable_memory_arena_shrinkage``) lowered that for
   sequential calls but made a 5-minute server stream grow by 460-500 MiB instead of 16 MiB (freed
   blocks fragment the worker threads' malloc arenas), so it is off.
