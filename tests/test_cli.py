@@ -73,6 +73,8 @@ def test_serve_passes_given_flags_and_leaves_the_rest_to_the_environment(monkeyp
         "600",
         "--cache-bytes",
         "0",
+        "--decode-window-seconds",
+        "6",
     ]
     assert main(argv) == 0
     assert calls == [
@@ -81,6 +83,7 @@ def test_serve_passes_given_flags_and_leaves_the_rest_to_the_environment(monkeyp
             "cors_origins": ["https://a.example", "https://b.example"],
             "max_audio_seconds": 600.0,
             "cache_bytes": 0,
+            "decode_window_seconds": 6.0,
         }
     ]
     monkeypatch.setenv("KOKORO_TRT_QUEUE_SIZE", "4")
@@ -88,6 +91,7 @@ def test_serve_passes_given_flags_and_leaves_the_rest_to_the_environment(monkeyp
     assert (
         settings.queue_size == 4 and settings.port == 9000 and settings.cors_origins == tuple(calls[0]["cors_origins"])
     )
+    assert server.model_loader(settings).keywords["decode_window_seconds"] == 6.0
 
 
 def test_serve_reports_a_bad_setting_in_one_line(monkeypatch, capsys):

@@ -71,6 +71,7 @@ _SERVE_SETTINGS = (
     "queue_size",
     "cache_bytes",
     "workers",
+    "decode_window_seconds",
     "max_input_chars",
     "max_audio_seconds",
     "cors_origins",
@@ -203,6 +204,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--queue-size", type=int, help="requests admitted at once; more get 503 (default 16)")
     serve.add_argument("--cache-bytes", type=int, help="audio cache size (default 64 MiB; 0: off)")
     serve.add_argument("--workers", type=int, help="inference threads (default 2)")
+    serve.add_argument(
+        "--decode-window-seconds", type=float, help="decode long chunks in pieces of this much audio (≥ 1; less memory)"
+    )
     serve.add_argument("--max-input-chars", type=int, help="longest input (default 10000)")
     serve.add_argument("--max-audio-seconds", type=float, help="cap audio at a sentence (default: none)")
     serve.add_argument("--cors-origin", dest="cors_origins", action="append", help="CORS origin (repeat)")

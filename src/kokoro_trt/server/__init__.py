@@ -29,6 +29,7 @@ def model_loader(settings: Settings, threads: int | None = None) -> Callable[[],
         voices_dir=settings.voices_dir,
         lang=settings.lang,
         threads=threads,
+        decode_window_seconds=settings.decode_window_seconds,
     )
 
 
