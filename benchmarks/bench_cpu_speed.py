@@ -55,21 +55,27 @@ def upstream_decoder(tmp_path_factory) -> str:
     return str(export_graphs(build_torch_eager(), out, folded_snakes=False)["decoder"])
 
 
-@pytest.fixture(scope="module")
-def decoder_inputs(real_model) -> dict[str, np.ndarray]:
-    """The decoder's inputs for one real chunk, as the runtime prepares them."""
-    backend = real_model.backend
-    (chunk,) = real_model.frontend.chunks(CHUNK_TEXT)
+def chunk_decoder_feeds(model, text: str, voice: str, seed: int = 0) -> dict[str, np.ndarray]:
+    """The decoder's inputs for ``text`` as one chunk in one call (not cut into decoder windows), as the
+    runtime prepares them, with noise from ``seed``."""
+    backend = model.backend
+    (chunk,) = model.frontend.chunks(text)
     ids = np.array([[0, *chunk.token_ids, 0]], dtype=np.int64)
-    style = real_model.voices.style(VOICE, len(chunk.token_ids))
+    style = model.voices.style(voice, len(chunk.token_ids))
     features = backend.durations(ids, style, 1.0)
     frame_index = np.repeat(np.arange(features.durations.shape[0]), features.durations)
     f0, n = backend.prosody(features, frame_index, style)
-    noise = np.random.default_rng(0).standard_normal((1, frame_index.size * 600)).astype(np.float32)
-    return decoder_feeds(features, frame_index, f0, n, style, noise)
+    noise = np.random.default_rng(seed).standard_normal((1, frame_index.size * model.samples_per_frame))
+    return decoder_feeds(features, frame_index, f0, n, style, noise.astype(np.float32))
 
 
-def _interleaved(runs: dict[str, Callable[[], np.ndarray]], rounds: int) -> dict[str, list[float]]:
+@pytest.fixture(scope="module")
+def decoder_inputs(real_model) -> dict[str, np.ndarray]:
+    return chunk_decoder_feeds(real_model, CHUNK_TEXT, VOICE)
+
+
+def interleaved(runs: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Each run timed once a round, in turn (A B A B ...), so a load spike hits them all."""
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
         for name, run in runs.items():
@@ -90,7 +96,7 @@ def test_decoder_candidates(benchmark, real_graphs, upstream_decoder, decoder_in
     runs = {name: (lambda s=s: s.run(None, decoder_inputs)[0]) for name, s in sessions.items()}
     audio = {name: run() for name, run in runs.items()}  # warm-up, and the audio to compare
     load_before = os.getloadavg()
-    times = benchmark.pedantic(lambda: _interleaved(runs, ROUNDS), rounds=1, iterations=1)
+    times = benchmark.pedantic(lambda: interleaved(runs, ROUNDS), rounds=1, iterations=1)
     seconds = audio["upstream"].size / 24_000
     figures: dict = {
         "audio_s": round(seconds, 2),

@@ -41,7 +41,6 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +48,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from benchmarks.bench_cpu_speed import chunk_decoder_feeds, interleaved
 from benchmarks.bench_runtime import SCRIPT, SENTENCES, VOICE
 
 THREADS = 2
@@ -128,16 +128,6 @@ def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def interleaved(runs: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(rounds):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return times
-
-
 def speed_figures(times: dict[str, list[float]], baseline: str = "fp32") -> dict[str, dict]:
     out = {}
     for name, data in times.items():
@@ -173,19 +163,8 @@ def capture_decoder_feeds(model, texts) -> list[dict[str, np.ndarray]]:
 
 
 def chunk_feeds(model, text: str) -> dict[str, np.ndarray]:
-    """The decoder's inputs for one whole chunk of ``text`` in one call (as ``bench_cpu_speed``: not cut
-    into the runtime's decode windows), noise from seed :data:`SEED`."""
-    from kokoro_trt.runtime.backends.ort import decoder_feeds
-
-    backend = model.backend
-    (chunk,) = model.frontend.chunks(text)
-    ids = np.array([[0, *chunk.token_ids, 0]], dtype=np.int64)
-    style = model.voices.style(VOICE, len(chunk.token_ids))
-    features = backend.durations(ids, style, 1.0)
-    frame_index = np.repeat(np.arange(features.durations.shape[0]), features.durations)
-    f0, n = backend.prosody(features, frame_index, style)
-    noise = np.random.default_rng(SEED).standard_normal((1, frame_index.size * model.samples_per_frame))
-    return decoder_feeds(features, frame_index, f0, n, style, noise.astype(np.float32))
+    """The decoder's inputs for one whole chunk of ``text`` in one call, noise from seed :data:`SEED`."""
+    return chunk_decoder_feeds(model, text, VOICE, SEED)
 
 
 class FeedReader:
