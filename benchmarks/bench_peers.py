@@ -4,9 +4,10 @@ Run from the repo root (~10-15 min on 2 quiet cores with 3 rounds)::
 
     HF_HUB_OFFLINE=1 pytest benchmarks/bench_peers.py -s            # KOKORO_TRT_PEERS_ROUNDS=3 by default
 
-Needs the dev extra plus ``kokoro-onnx==0.6.1`` (installed without its ``phonemizer`` dependency,
-which would overwrite ``phonemizer-fork``'s files) and the export extra (torch, kokoro); a missing
-peer is left out of the table and said so.
+Needs the dev and export extras (torch, kokoro). kokoro-onnx 0.6.1 is installed by the benchmark itself
+when it is not importable: ``pip install --no-deps --target <cache>/peers/kokoro-onnx-0.6.1`` (its
+``phonemizer`` dependency would overwrite ``phonemizer-fork``'s files; what else it needs is in the dev
+extra), put on its worker's path only. A peer that cannot run is left out of the table and said so.
 
 Contenders, each in a process of its own (``peers/worker.py``) so load time and peak RSS are its own:
 
@@ -147,6 +148,23 @@ def prepare(cache: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+KOKORO_ONNX = "kokoro-onnx==0.6.1"
+
+
+def kokoro_onnx_site(cache: Path) -> tuple[Path | None, str]:
+    """Where kokoro-onnx's worker imports it from: ``(None, "")`` when it is installed, else a folder it is
+    installed into once (``pip --no-deps``), else ``(None, why)`` (pip failed: offline, say)."""
+    if importlib.util.find_spec("kokoro_onnx") is not None:
+        return None, ""
+    site = cache / "peers" / KOKORO_ONNX.replace("==", "-")
+    if not (site / "kokoro_onnx").is_dir():
+        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), KOKORO_ONNX]
+        done = subprocess.run(pip, check=False, capture_output=True, text=True)
+        if done.returncode != 0:
+            return None, f"pip could not install {KOKORO_ONNX}: {done.stderr.strip()[-300:]}"
+    return site, ""
+
+
 def write_voices_bin(voices_dir: Path, out: Path) -> Path:
     """kokoro-onnx's ``voices-v1.0.bin``: an npz of name -> [510, 1, 256] float32, here af_heart only."""
     from kokoro_trt.voices.torchfile import load_torch_tensor
@@ -171,10 +189,17 @@ def peers(voices_dir, tmp_path_factory):
     from kokoro_trt.assets.fallback import offline_weights
 
     work = tmp_path_factory.mktemp("peers")
-    missing = {name: [m for m in mods if importlib.util.find_spec(m) is None] for name, mods in CONTENDERS.items()}
+    onnx_site, onnx_failure = kokoro_onnx_site(cache_dir())
+    installed = {"kokoro_onnx"} if onnx_site else set()
+    missing = {
+        name: [m for m in mods if m not in installed and importlib.util.find_spec(m) is None]
+        for name, mods in CONTENDERS.items()
+    }
     names = [name for name, mods in missing.items() if not mods]
     assert BASELINE in names, f"{BASELINE} cannot run: missing {missing[BASELINE]}"
     _results["left_out"] = {name: f"missing {', '.join(mods)}" for name, mods in missing.items() if mods}
+    if onnx_failure:
+        _results["left_out"]["kokoro-onnx"] = onnx_failure
     _results["loadavg"] = {"start": loadavg()}
     _results["source"] = source_state()  # what the workers import (an editable install reads the tree)
 
@@ -187,6 +212,7 @@ def peers(voices_dir, tmp_path_factory):
         "pth": files["pth"],
         "onnx_model": str(offline_weights()),
         "voices_bin": str(write_voices_bin(voices_dir, work / "voices-v1.0.bin")),
+        "kokoro_onnx_site": str(onnx_site) if onnx_site else None,
     }
     _results["setup"] = {
         "weights": Path(files["weights"]).name,

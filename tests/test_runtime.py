@@ -226,7 +226,7 @@ def test_decode_window_seconds_bounds_every_decoder_call(tiny_model, monkeypatch
     assert np.array_equal(windowed_model.speak(LONG[:400], seed=3).audio, windowed)
 
 
-@pytest.mark.parametrize("seconds", [0.5, 0, -1, True, "6", float("nan")])
+@pytest.mark.parametrize("seconds", [0.5, 0, -1, True, "6", float("nan"), float("inf")])
 def test_a_bad_decode_window_fails_before_loading(seconds, tmp_path):
     """Checked first: the graphs folder here does not exist, and that is not what is reported."""
     with pytest.raises(InvalidInputError, match="decode_window_seconds"):

@@ -81,6 +81,8 @@ def _kokoro_trt(cfg: dict):
 
 
 def _kokoro_onnx(cfg: dict):
+    if cfg.get("kokoro_onnx_site"):  # installed by the benchmark (``bench_peers.kokoro_onnx_site``)
+        sys.path.insert(0, cfg["kokoro_onnx_site"])
     import asyncio
     import importlib.metadata
 

@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 ReturnTensors = Literal["np", "pt"]
 
 _LEAD_FRAMES = 2
-"""Leading-silence frames kept on every chunk (50 ms). The model opens every chunk with ~0.45 s of
+"""Leading-silence frames kept on every chunk (50 ms). The model opens every chunk with 0.3-0.45 s of
 silence (its start token): rendered in full it would delay the first audio by that much for nothing,
 stretch the pause the previous chunk already ends with, and make a ``[pause:…]`` longer than asked."""
 _LOOKAHEAD_TOKENS = 40

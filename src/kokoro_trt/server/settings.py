@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     cache_bytes: int = Field(64 * 2**20, ge=0, description="audio kept for repeated requests, in bytes; 0: off")
     workers: int = Field(2, ge=1, description="inference threads sharing the one model")
     decode_window_seconds: float | None = Field(
-        None, ge=1, description="render long chunks in decoder calls of at most this much audio (less memory)"
+        None, ge=1, allow_inf_nan=False, description="render long chunks in decoder calls of at most this much audio"
     )
     max_input_chars: int = Field(10_000, ge=1, description="longest input; longer requests get 400")
     max_audio_seconds: float | None = Field(None, gt=0, description="cut audio at a sentence past this; None: no cap")
