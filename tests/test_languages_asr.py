@@ -31,8 +31,10 @@ HEARD_AS = {"hi": "آج موسم بہت اچھا ہے۔ ہم شام کو باز�
 paragraph is scored against its Urdu spelling."""
 CHARACTER_LEVEL = {"ja", "zh"}
 WHISPER_LANGUAGE = {"en-gb": "en", "pt-br": "pt"}
-PROMPTS = {"zh": "以下是普通话的句子。"}
-"""Whisper writes Mandarin in traditional characters unless its prompt is in simplified ones."""
+PROMPTS = {"zh": "以下是普通话的句子。", "hi": "یہ جملے اردو میں ہیں۔"}
+"""Whisper writes Mandarin in traditional characters unless its prompt is in simplified ones, and may
+translate Hindi into English (it did once chunks lost their leading silence) unless its prompt ("These
+sentences are in Urdu.") is in the script it writes Hindi in."""
 
 
 def transcribe(asr: Asr, audio: np.ndarray, lang: str) -> str:
