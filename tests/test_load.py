@@ -57,3 +57,30 @@ def test_without_the_exporter_the_newest_export_of_the_same_weights_is_taken(tin
         (copy / MANIFEST_NAME).write_text(json.dumps({**manifest, "weights_sha256": "w", "config_sha256": "c"}))
         os.utime(copy / MANIFEST_NAME, (1e9 - age, 1e9 - age))
     assert load_module._cached_graphs("w", "c", tmp_path / "weights.pth").directory.name == "newer"
+
+
+def test_without_the_exporter_the_weights_are_hashed_once(tiny_weights, tiny_graphs, tmp_path: Path, monkeypatch):
+    """The export key and the fallback to a previous export share one hash of the weights file."""
+    from kokoro_trt.export import key as key_module
+    from kokoro_trt.storage import sha256_file, sha256_text
+
+    monkeypatch.setenv("KOKORO_TRT_CACHE", str(tmp_path))
+    config = tiny_config()
+    manifest = json.loads((tiny_graphs.directory / MANIFEST_NAME).read_text())
+    previous = shutil.copytree(tiny_graphs.directory, tmp_path / "graphs" / "previous")  # not the current key's
+    weights_sha256, config_sha256 = sha256_file(tiny_weights), sha256_text(config.to_json())
+    (previous / MANIFEST_NAME).write_text(
+        json.dumps({**manifest, "weights_sha256": weights_sha256, "config_sha256": config_sha256})
+    )
+    hashed: list[Path] = []
+
+    def counting(path):
+        hashed.append(Path(path))
+        return sha256_file(path)
+
+    monkeypatch.setattr(load_module, "sha256_file", counting)
+    monkeypatch.setattr(key_module, "sha256_file", counting)
+    monkeypatch.setitem(sys.modules, "kokoro_trt.export.pipeline", None)  # importing it now fails
+    graphs = load_module.resolve_graphs(weights=tiny_weights, config=config)
+    assert graphs.directory == previous
+    assert hashed == [Path(tiny_weights)]
