@@ -34,7 +34,9 @@ REPLICA_HEADER = "X-Kokoro-Replica"
 """The response header naming the replica that answered (Ray's replica id)."""
 
 
-_AUTOSCALING_ONLY = ("min_replicas", "upscale_delay_s", "downscale_delay_s")
+_DELAYS = ("upscale_delay_s", "downscale_delay_s")
+""":class:`RayOptions` fields passed to Ray's autoscaling config under their own names, when given."""
+_AUTOSCALING_ONLY = ("min_replicas", *_DELAYS)
 """:class:`RayOptions` fields that only mean something with ``max_replicas``."""
 
 
@@ -92,7 +94,7 @@ class RayOptions(BaseModel):
             "initial_replicas": self.initial,
             "target_ongoing_requests": self.target_ongoing_requests,
         }
-        delays = {name: getattr(self, name) for name in _AUTOSCALING_ONLY[1:] if getattr(self, name) is not None}
+        delays = {name: getattr(self, name) for name in _DELAYS if getattr(self, name) is not None}
         return options | {"autoscaling_config": scaling | delays}
 
 
