@@ -49,6 +49,7 @@ import onnxruntime as ort
 import pytest
 
 from benchmarks.bench_cpu_speed import chunk_decoder_feeds, interleaved
+from benchmarks.bench_peers import loadavg
 from benchmarks.bench_runtime import SCRIPT, SENTENCES, VOICE
 
 THREADS = 2
@@ -122,10 +123,6 @@ def session_options() -> ort.SessionOptions:
     from kokoro_trt.runtime.backends.ort import session_options as product_options
 
     return product_options(THREADS)
-
-
-def loadavg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def speed_figures(times: dict[str, list[float]], baseline: str = "fp32") -> dict[str, dict]:
