@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from pathlib import Path
@@ -52,8 +53,13 @@ def test_five_minutes_stream_uncut_in_flat_memory(server_model):
     seconds = sampler.received / 2 / 24000
     expected = repeats * one.seconds
     assert abs(seconds - expected) <= 0.05 * expected, (seconds, expected)  # nothing cut: no cap by default
-    warm = [rss for received, rss in sampler.samples if received >= 0.2 * sampler.received]
-    growth = max(warm) - warm[0]
-    audio_bytes = sampler.received * 2  # the whole audio as float32
-    print(f"{seconds:.1f} s of audio in {elapsed:.1f} s; RSS growth after the first 20%: {growth / 2**20:.1f} MiB")
-    assert growth < 0.25 * audio_bytes, f"RSS grew {growth / 2**20:.1f} MiB while streaming"
+    # The first chunks grow the inference arenas and allocator pools once (a few MiB, up to ~30% in);
+    # a leak grows with the audio: keeping it all would add 2 bytes (int16) or 4 (float32) per sample.
+    # Medians of two stretches of samples, so one momentary peak is not taken for growth.
+    start = [(received, rss) for received, rss in sampler.samples if 0.4 <= received / sampler.received < 0.5]
+    end = [(received, rss) for received, rss in sampler.samples if received / sampler.received >= 0.8]
+    growth = statistics.median(rss for _, rss in end) - statistics.median(rss for _, rss in start)
+    span = statistics.median(r for r, _ in end) - statistics.median(r for r, _ in start)
+    limit = 0.25 * 2 * span  # a quarter of the audio in between, as float32
+    print(f"{seconds:.1f} s of audio in {elapsed:.1f} s; RSS growth from 45% to 90%: {growth / 2**20:.1f} MiB")
+    assert growth < limit, f"RSS grew {growth / 2**20:.1f} MiB while streaming"
