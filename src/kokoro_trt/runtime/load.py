@@ -23,6 +23,7 @@ from ..text import TextFrontend
 from ..voices import VoiceStore
 from .backends.base import Backend
 from .backends.ort import OnnxRuntimeBackend
+from .heap import return_freed_memory
 from .model import KokoroModel
 from .windows import window_frames
 
@@ -163,6 +164,7 @@ def load_kokoro(
         backend = select_backend(device, graph_set, threads, cuda_stream, engines)
         frontend = text.result()
     voices = VoiceStore(voices_dir, local_files_only=local_files_only)
+    return_freed_memory()
     return KokoroModel(
         backend, config=config, frontend=frontend, voices=voices, decode_window_seconds=decode_window_seconds
     )
