@@ -339,7 +339,7 @@ class KokoroModel:
 
         Chunks are :meth:`speak`'s (whole sentences up to the model's limit) except that the head of
         the first one, at most ``first_chunk_tokens`` phonemes cut at a clause (else a word), comes
-        alone so it arrives fast: 0.3-0.5 s on two CPU cores (``None``: no separate head). A
+        alone so it arrives fast: ~0.5 s on two CPU cores (``None``: no separate head). A
         ``[pause:…]`` comes as a chunk of silence. With ``output``, chunks are written into it and
         yielded as views. Like any generator, nothing (not even checking the arguments) runs before
         the first ``next``, so a caller can start it in a worker thread. Once ``cancel`` is set the
