@@ -10,11 +10,12 @@ dev extra (faster-whisper, speechmos) for the quality figures.
 ``KOKORO_TRT_INT8_DIR`` keeps the quantised graphs and calibration ranges between runs (default: a
 pytest temp dir, rebuilt each run); ``KOKORO_TRT_INT8_ROUNDS`` sets the decoder rounds (default 7).
 
-The decoder is 93% of CPU time, so only it is quantised; duration and prosody stay FP32. Calibration
-data are real decoder inputs (``decoder_feeds``), captured by wrapping the backend's ``decode`` while
-the model speaks :data:`CALIBRATION_TEXT` (English, none of it from the benchmark script). The graph
-goes through ``quant_pre_process`` (shape inference), then ``quantize_static`` (QDQ, per-channel
-symmetric S8 weights) for each variant in :data:`VARIANTS`; ranges are calibrated once per method
+The recipe code is the product's (``kokoro_trt.export.int8``, which ``kokoro-trt export --int8`` runs
+with ``mixed-low-rate-pct``). The decoder is 93% of CPU time, so only it is quantised; duration and
+prosody stay FP32. Calibration data are real decoder inputs (``decoder_feeds``), recorded while the
+model speaks the product's ``CALIBRATION_SENTENCES`` in af_heart alone (the product also uses
+am_michael). The graph goes through ``quant_pre_process`` (shape inference), then ``quantize_static``
+(QDQ, per-channel symmetric S8 weights) for each variant in :data:`VARIANTS`; ranges are calibrated once per method
 (MinMax, Percentile 99.99, Entropy) and cached, the variants differ in activation type, calibration and
 which Conv nodes they leave FP32. ONNX Runtime fuses ``DQ → Conv → Q`` into ``QLinearConv``. Only Conv
 is quantised: the five ConvTranspose upsamplers, the Gemms of the AdaIN styles, Sin and
@@ -41,7 +42,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -51,51 +52,37 @@ import pytest
 from benchmarks.bench_cpu_speed import chunk_decoder_feeds, interleaved
 from benchmarks.bench_peers import loadavg
 from benchmarks.bench_runtime import SCRIPT, SENTENCES, VOICE
+from kokoro_trt.export.int8 import (
+    CALIBRATION_SENTENCES,
+    LOW_RATE_FP32,
+    FeedReader,
+    Int8Recipe,
+    capture_decoder_feeds,
+    conv_nodes,
+    preprocess,
+    quantize_graph,
+)
 
 THREADS = 2
 SEED = 0
 ROUNDS = int(os.environ.get("KOKORO_TRT_INT8_ROUNDS", "7"))
 SCRIPT_ROUNDS = 3
 CHUNK_TEXT = SENTENCES[4]  # one chunk of ~10 s
-CALIBRATION_TEXT = (
-    "The library opens at nine on weekdays and closes early on public holidays.",
-    "Please remember to water the tomatoes while I am away; the forecast says it will be hot and dry.",
-    "Could you tell me which platform the train to the airport leaves from?",
-    "She laughed, shook her head, and said that nobody had ever asked her that question before.",
-    "Bright colours, loud music and the smell of fresh bread filled the little market square.",
-    "Why not?",
-)
 WER_MAX = 0.02
 DNSMOS_DROP_MAX = 0.1
 SPEEDUP_MIN = 1.05
-PERCENTILE = 99.99  # for Percentile calibration
 
 _results: dict = {}
 _audio: dict[str, np.ndarray] = {}  # the script's audio from each decoder, for test_quality
 _sources: list[Path] = []  # the graph the variants were quantised from
 
+Variant = partial(Int8Recipe, voices=(VOICE,))
+"""One quantised decoder (the product's recipe type), calibrated on af_heart alone as in docs/int8.md."""
 
-@dataclass(frozen=True)
-class Variant:
-    """One quantised decoder: activation type, calibration, and the Conv nodes left in FP32."""
-
-    activations: str = "U8"  # QDQ activation type (U8 or S8); weights are always per-channel S8
-    calibration: str = "MinMax"
-    keep_fp32: tuple[str, ...] = field(default=())  # substrings of node names to leave unquantised
-    note: str = ""
-
-
-ALWAYS_FP32 = ("/Conv", "/F0_conv/Conv", "/N_conv/Conv")
-"""Left FP32 in every variant: the STFT of the harmonic source (a fixed transform, not a learned layer)
-and the two 1-channel convs of the F0 and energy curves (negligible time)."""
 GENERATOR_EDGES = ("/noise_convs.", "/noise_res.", "/conv_post/")
 """The generator's last conv and its noise/harmonic-source branch (where the Sin source enters)."""
 FRAME_RATE = ("/encode/", "/decode.", "/asr_res/")
 """The AdaIN blocks before the generator, at 40-80 frames a second: ~8% of the decoder's MACs."""
-
-LOW_RATE_FP32 = ("/resblocks.3", "/resblocks.4", "/resblocks.5", "/noise_res.1", "/noise_convs.", "/conv_post/")
-"""Everything at the generator's last rate (4800 steps a second) and the noise branch's input convs:
-the layers whose INT8 error showed most in a per-group sensitivity probe (docs/int8.md)."""
 
 VARIANTS = {
     "int8-conv-u8": Variant(note="every learned Conv INT8, U8 activations, MinMax"),
@@ -137,104 +124,17 @@ def speed_figures(times: dict[str, list[float]], baseline: str = "fp32") -> dict
     return out
 
 
-def capture_decoder_feeds(model, texts) -> list[dict[str, np.ndarray]]:
-    """The decoder's inputs, as the runtime prepares them, for each decoder call while speaking ``texts``."""
-    backend = model.backend
-    captured: list[dict[str, np.ndarray]] = []
-    original = backend.decode
-
-    def recording(features, frame_index, f0, n, style, noise, out, offset):
-        from kokoro_trt.runtime.backends.ort import decoder_feeds
-
-        feeds = decoder_feeds(features, frame_index, f0, n, style, noise)
-        captured.append({k: np.ascontiguousarray(v).copy() for k, v in feeds.items()})
-        return original(features, frame_index, f0, n, style, noise, out, offset)
-
-    backend.decode = recording
-    try:
-        for text in texts:
-            model.synthesize(text, VOICE, seed=SEED)
-    finally:
-        del backend.decode  # the bound method again
-    return captured
-
-
 def chunk_feeds(model, text: str) -> dict[str, np.ndarray]:
     """The decoder's inputs for one whole chunk of ``text`` in one call, noise from seed :data:`SEED`."""
     return chunk_decoder_feeds(model, text, VOICE, SEED)
 
 
-class FeedReader:
-    """``CalibrationDataReader`` over captured decoder inputs."""
-
-    def __init__(self, feeds: list[dict[str, np.ndarray]]):
-        self.feeds = feeds
-        self._next = iter(feeds)
-
-    def get_next(self):
-        return next(self._next, None)
-
-    def rewind(self):
-        self._next = iter(self.feeds)
-
-    def __len__(self):
-        return len(self.feeds)
-
-    def set_range(self, start_index: int, end_index: int):
-        self._next = iter(self.feeds[start_index:end_index])
-
-
-def conv_nodes(path: Path) -> list[str]:
-    import onnx
-
-    graph = onnx.load(str(path), load_external_data=False).graph
-    return [node.name for node in graph.node if node.op_type == "Conv"]
-
-
-def preprocess(fp32: Path, out: Path) -> tuple[Path, str]:
-    """``quant_pre_process`` (symbolic shape inference, basic optimisation), or the graph as is."""
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
+def quantize(source: Path, out: Path, variant: Int8Recipe, reader: FeedReader, cache: Path) -> dict:
+    """The product's ``quantize_graph``, unless ``out`` exists (``KOKORO_TRT_INT8_DIR`` keeps it)."""
     if out.is_file():
-        return out, "quant_pre_process"
-    try:
-        quant_pre_process(str(fp32), str(out), auto_merge=True)
-        return out, "quant_pre_process"
-    except Exception as exc:  # noqa: BLE001 - shape inference on a large dynamic graph may give up
-        return fp32, f"quant_pre_process failed ({type(exc).__name__}: {str(exc)[:200]}); graph used as exported"
-
-
-def quantize(source: Path, out: Path, variant: Variant, reader: FeedReader, cache: Path) -> dict:
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-
-    nodes = conv_nodes(source)
-    exclude = [name for name in nodes if name in ALWAYS_FP32 or any(part in name for part in variant.keep_fp32)]
-    info = {"conv_nodes": len(nodes), "conv_nodes_fp32": len(exclude)}
-    if out.is_file():
-        return info
-    reader.rewind()
-    start = time.perf_counter()
-    quantize_static(
-        str(source),
-        str(out),
-        reader,
-        quant_format=QuantFormat.QDQ,
-        op_types_to_quantize=["Conv"],
-        per_channel=True,
-        activation_type=QuantType.QUInt8 if variant.activations == "U8" else QuantType.QInt8,
-        weight_type=QuantType.QInt8,
-        nodes_to_exclude=exclude,
-        calibrate_method=getattr(CalibrationMethod, variant.calibration),
-        calibration_cache_path=cache.with_name(f"{cache.stem}-{variant.calibration}{cache.suffix}"),
-        extra_options={
-            "WeightSymmetric": True,
-            "ActivationSymmetric": variant.activations == "S8",
-            "CalibStridedMinMax": 1,  # one input at a time: histogram calibrators keep every tensor of a batch
-            "CalibPercentile": PERCENTILE,
-        },
-    )
-    info["quantize_s"] = round(time.perf_counter() - start, 1)
-    return info
+        nodes = conv_nodes(source)
+        return {"conv_nodes": len(nodes), "conv_nodes_fp32": len(variant.fp32_nodes(nodes))}
+    return quantize_graph(source, out, variant, reader, cache)
 
 
 # -- fixtures -----------------------------------------------------------------------------------------
@@ -273,10 +173,10 @@ def model(voices_dir):
 def decoders(model, work_dir) -> dict[str, Path]:
     """FP32 and every variant's decoder graph, built (and calibrated) here."""
     start = time.perf_counter()
-    feeds = capture_decoder_feeds(model, CALIBRATION_TEXT)
+    feeds = capture_decoder_feeds(model, CALIBRATION_SENTENCES, (VOICE,), SEED)
     frames = [f["frame_index"].shape[0] for f in feeds]
     _results["calibration"] = {
-        "sentences": len(CALIBRATION_TEXT),
+        "sentences": len(CALIBRATION_SENTENCES),
         "chunks": len(feeds),
         "audio_s": round(sum(frames) * model.samples_per_frame / model.sample_rate, 2),
         "capture_s": round(time.perf_counter() - start, 1),
@@ -290,7 +190,7 @@ def decoders(model, work_dir) -> dict[str, Path]:
     for name, variant in VARIANTS.items():
         out = work_dir / f"decoder-{name}.onnx"
         info = quantize(source, out, variant, reader, work_dir / "calibration.json")
-        _results["variants"][name] = {**variant.__dict__, "keep_fp32": list(variant.keep_fp32), **info}
+        _results["variants"][name] = {**variant.describe(), **info}
         paths[name] = out
     return paths
 

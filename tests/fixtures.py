@@ -89,3 +89,14 @@ def real_model(real_graphs, voices_dir: Path):
     from kokoro_trt.runtime import load_kokoro
 
     return load_kokoro("cpu", graphs=real_graphs.directory, voices_dir=voices_dir)
+
+
+@pytest.fixture(scope="session")
+def real_passage_audio(real_model):
+    """``real_model`` speaking ``tests.test_real_model.PASSAGE`` in af_heart with the default seed (0),
+    read-only: one synthesis (~10 s on 2 cores) for the tests that score it (WER, DNSMOS, INT8 vs FP32)."""
+    from tests.test_real_model import PASSAGE
+
+    audio = real_model.synthesize(PASSAGE, "af_heart")
+    audio.setflags(write=False)
+    return audio

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from tests.audio_metrics import dnsmos
-from tests.test_real_model import PASSAGE
 
 pytestmark = pytest.mark.slow
 
@@ -17,8 +16,8 @@ OVRL_FLOOR = 3.3
 
 
 @pytest.fixture(scope="module")
-def passage_audio(real_model) -> np.ndarray:
-    return real_model.synthesize(PASSAGE, "af_heart")
+def passage_audio(real_passage_audio) -> np.ndarray:
+    return real_passage_audio
 
 
 def test_dnsmos_scores_the_speech_as_clean(passage_audio):

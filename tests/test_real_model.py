@@ -47,10 +47,10 @@ def test_onnx_runtime_matches_torch_on_real_weights(phonemes, real_model, real_g
     assert log_spectral_distance(audio, ref_audio) <= 1.0
 
 
-def test_speech_is_intelligible(real_model, asr):
+def test_speech_is_intelligible(real_passage_audio, asr):
     """English → offline G2P → graphs on ONNX Runtime CPU with af_heart → Whisper-base: WER ≤ 5%."""
     assert len(PASSAGE.split()) >= 40
-    audio = real_model.synthesize(PASSAGE, "af_heart")
+    audio = real_passage_audio
     assert audio.dtype == np.float32 and np.abs(audio).max() <= 1.0
     hypothesis = asr.transcribe(audio)
     assert asr.word_error_rate(PASSAGE, hypothesis) <= 0.05, hypothesis

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from .config import PRECISIONS
 from .engines.any_backend import BUILDERS
 from .errors import KokoroError
 
@@ -29,7 +30,9 @@ def _speak(args: argparse.Namespace) -> None:
         lang=args.lang,
         lexicon=load_lexicon(args.lexicon) if args.lexicon else None,
     )  # checked before the model loads
-    model = load_kokoro(args.device, graphs=args.graphs, weights=args.weights, voices_dir=args.voices_dir)
+    model = load_kokoro(
+        args.device, graphs=args.graphs, weights=args.weights, voices_dir=args.voices_dir, precision=args.precision
+    )
     speech = model.speak(args.text, options=options, phonemes=args.phonemes)
     sf.write(args.output, speech.audio, speech.sample_rate, subtype="FLOAT" if args.float else "PCM_16")
     print(f"wrote {args.output}: {speech.seconds:.2f} s on {speech.backend}")
@@ -39,6 +42,10 @@ def _export(args: argparse.Namespace) -> None:
     from .export.pipeline import export_model
 
     graphs = export_model(args.weights, out_dir=args.out, force=args.force)
+    if args.int8:
+        from .export.int8 import ensure_int8_decoder
+
+        print(ensure_int8_decoder(graphs, force=args.force, voices_dir=args.voices_dir))
     print(graphs.directory)
 
 
@@ -72,6 +79,7 @@ _SERVE_SETTINGS = (
     "cache_bytes",
     "workers",
     "decode_window_seconds",
+    "precision",
     "max_input_chars",
     "max_audio_seconds",
     "cors_origins",
@@ -97,6 +105,9 @@ _RAY_OPTIONS = (
     "gpus",
 )
 """``serve`` flags that shape the Ray Serve deployment (``--ray`` only)."""
+
+
+_PRECISION_HELP = "int8: the INT8 decoder on ONNX Runtime CPU, ~1.2x faster (`export --int8` builds it)"
 
 
 def _given(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
@@ -159,6 +170,7 @@ def _parser() -> argparse.ArgumentParser:
     speak.add_argument("--float", action="store_true", help="write 32-bit float samples instead of 16-bit PCM")
     speak.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     speak.add_argument("--voices-dir", help="folder of voice .pt files (default: HF cache or Hub)")
+    speak.add_argument("--precision", choices=PRECISIONS, default="fp32", help=_PRECISION_HELP)
     model_options(speak)
     speak.set_defaults(run=_speak)
 
@@ -166,6 +178,12 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--weights")
     export.add_argument("--out", help="output folder (default: the cache)")
     export.add_argument("--force", action="store_true", help="export even when cached graphs exist")
+    export.add_argument(
+        "--int8",
+        action="store_true",
+        help="also build the INT8 CPU decoder (calibrated on fixed sentences, ~1 min) for --precision int8",
+    )
+    export.add_argument("--voices-dir", help="with --int8: folder of the calibration voices (default: HF cache)")
     export.set_defaults(run=_export)
 
     build = sub.add_parser(
@@ -207,6 +225,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--decode-window-seconds", type=float, help="decode long chunks in pieces of this much audio (≥ 1; less memory)"
     )
+    serve.add_argument("--precision", choices=PRECISIONS, help=_PRECISION_HELP + " (default fp32)")
     serve.add_argument("--max-input-chars", type=int, help="longest input (default 10000)")
     serve.add_argument("--max-audio-seconds", type=float, help="cap audio at a sentence (default: none)")
     serve.add_argument("--cors-origin", dest="cors_origins", action="append", help="CORS origin (repeat)")

@@ -18,6 +18,8 @@ CONTEXT_TOKENS = 512
 """Kokoro-82M v1.0's context: the most tokens one pass reads (``ModelConfig.default().context_length``)."""
 MAX_PHONEMES = CONTEXT_TOKENS - 2
 """Phonemes one pass speaks: the context minus the two boundary tokens."""
+PRECISIONS = ("fp32", "int8")
+"""``load_kokoro(precision=)``: FP32 everywhere (default), or the INT8 decoder on ONNX Runtime CPU."""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ def model_loader(settings: Settings, threads: int | None = None) -> Callable[[],
         lang=settings.lang,
         threads=threads,
         decode_window_seconds=settings.decode_window_seconds,
+        precision=settings.precision,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     workers: int = Field(2, ge=1, description="inference threads sharing the one model")
     decode_window_seconds: float | None = Field(
         None, ge=1, allow_inf_nan=False, description="render long chunks in decoder calls of at most this much audio"
+    )
+    precision: Literal["fp32", "int8"] = Field(
+        "fp32", description="int8: the INT8 decoder on ONNX Runtime CPU (device cpu or auto); see docs/int8.md"
     )
     max_input_chars: int = Field(10_000, ge=1, description="longest input; longer requests get 400")
     max_audio_seconds: float | None = Field(None, gt=0, description="cut audio at a sentence past this; None: no cap")

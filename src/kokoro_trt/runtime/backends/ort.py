@@ -25,6 +25,7 @@ The decoder's output is bound with IOBinding to the caller's buffer, so audio la
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -61,11 +62,23 @@ def cuda_provider(device_id: int = 0) -> tuple[str, dict[str, str]]:
 
 
 class OnnxRuntimeBackend:
-    """The three stage graphs on one ONNX Runtime execution provider."""
+    """The three stage graphs on one ONNX Runtime execution provider.
+
+    ``int8_decoder``: run this quantised decoder graph (``kokoro_trt.export.int8``) instead of the
+    export's FP32 one, on the CPU only; the backend is then named ``onnxruntime-cpu-int8``.
+    """
 
     def __init__(
-        self, graphs: GraphSet, *, device: str = "cpu", device_id: int = 0, threads: int | None = None
+        self,
+        graphs: GraphSet,
+        *,
+        device: str = "cpu",
+        device_id: int = 0,
+        threads: int | None = None,
+        int8_decoder: str | Path | None = None,
     ) -> None:
+        if int8_decoder is not None and device != "cpu":
+            raise BackendUnavailableError("the INT8 decoder runs on ONNX Runtime CPU only")
         self.device = device
         self.device_id = device_id
         self.threads = threads or default_threads()
@@ -77,13 +90,15 @@ class OnnxRuntimeBackend:
             providers: list = [cuda_provider(device_id)]
         else:
             providers = ["CPUExecutionProvider"]
-        self.name = f"onnxruntime-{device}"
+        self.name = f"onnxruntime-{device}" + ("-int8" if int8_decoder is not None else "")
+        paths = {stage: graphs.path(stage) for stage in ("duration", "prosody", "decoder")}
+        if int8_decoder is not None:
+            paths["decoder"] = Path(int8_decoder)
         self.output_devices = ("cpu", "cuda") if device == "cuda" else ("cpu",)
         options = session_options(self.threads)
         with backend_errors(self.name, "load"):
             self.sessions = {
-                stage: ort.InferenceSession(str(graphs.path(stage)), options, providers=providers)
-                for stage in ("duration", "prosody", "decoder")
+                stage: ort.InferenceSession(str(path), options, providers=providers) for stage, path in paths.items()
             }
         active = self.sessions["decoder"].get_providers()[0]
         if device == "cuda" and active != "CUDAExecutionProvider":
