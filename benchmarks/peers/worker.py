@@ -14,6 +14,7 @@ to stderr, so the protocol cannot be corrupted.
 Contenders (same text, voice and thread count):
 
 * ``kokoro-trt``: this project on ONNX Runtime CPU, FP32 graphs.
+* ``kokoro-trt-int8``: the same with the opt-in INT8 decoder (``precision="int8"``), built by ``prepare``.
 * ``kokoro-onnx``: kokoro-onnx 0.6.1 with the INT8 ``kokoro-v1.0.int8.onnx``; its session is built
   here with the same thread settings as ours (kokoro-onnx's own ``create_session`` takes none).
 * ``kokoro-torch``: ``kokoro.KModel`` eager on torch CPU, FP32 weights from the same source as
@@ -22,6 +23,7 @@ Contenders (same text, voice and thread count):
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -54,10 +56,12 @@ def _reply(obj: dict) -> None:
 # perf_counter() when it arrived), info dict).
 
 
-def _kokoro_trt(cfg: dict):
+def _kokoro_trt(cfg: dict, precision: str = "fp32"):
     from kokoro_trt.runtime import load_kokoro
 
-    model = load_kokoro("cpu", graphs=cfg["graphs"], voices_dir=cfg["voices_dir"], threads=cfg["threads"])
+    model = load_kokoro(
+        "cpu", graphs=cfg["graphs"], voices_dir=cfg["voices_dir"], threads=cfg["threads"], precision=precision
+    )
     voice = cfg["voice"]
 
     def synthesize(text: str):
@@ -74,7 +78,7 @@ def _kokoro_trt(cfg: dict):
     info = {
         "backend": model.backend_name,
         "threads": getattr(model.backend, "threads", None),
-        "precision": "FP32",
+        "precision": "FP32" if precision == "fp32" else "INT8 decoder, FP32 duration and prosody",
         "streams": "yes (head of <=30 phonemes first)",
     }
     return synthesize, first, info
@@ -167,7 +171,12 @@ def _kokoro_torch(cfg: dict):
     return synthesize, first, info
 
 
-CONTENDERS = {"kokoro-trt": _kokoro_trt, "kokoro-onnx": _kokoro_onnx, "kokoro-torch": _kokoro_torch}
+CONTENDERS = {
+    "kokoro-trt": _kokoro_trt,
+    "kokoro-trt-int8": functools.partial(_kokoro_trt, precision="int8"),
+    "kokoro-onnx": _kokoro_onnx,
+    "kokoro-torch": _kokoro_torch,
+}
 
 
 # -- one-off preparation ----------------------------------------------------------------------------
@@ -188,7 +197,12 @@ def prepare(cfg: dict) -> dict:
     if cfg.get("graphs", True):
         from kokoro_trt.export.pipeline import export_model
 
-        out["graphs"] = str(export_model(weights, progress=False).directory)
+        graphs = export_model(weights, progress=False)
+        out["graphs"] = str(graphs.directory)
+        if cfg.get("int8_voices_dir"):
+            from kokoro_trt.export.int8 import ensure_int8_decoder
+
+            out["int8_decoder"] = str(ensure_int8_decoder(graphs, voices_dir=cfg["int8_voices_dir"], progress=False))
     pth = None
     if cfg.get("pth_dir"):
         from kokoro_trt.storage import sha256_file
