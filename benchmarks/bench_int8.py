@@ -10,7 +10,7 @@ dev extra (faster-whisper, speechmos) for the quality figures.
 ``KOKORO_TRT_INT8_DIR`` keeps the quantised graphs and calibration ranges between runs (default: a
 pytest temp dir, rebuilt each run); ``KOKORO_TRT_INT8_ROUNDS`` sets the decoder rounds (default 7).
 
-The recipe code is the product's (``kokoro_trt.export.int8``, which ``kokoro-trt export --int8`` runs
+The recipe code is the product's (``kokoro_trt.runtime.int8``, which ``kokoro-trt export --int8`` runs
 with ``mixed-low-rate-pct``). The decoder is 93% of CPU time, so only it is quantised; duration and
 prosody stay FP32. Calibration data are real decoder inputs (``decoder_feeds``), recorded while the
 model speaks the product's ``CALIBRATION_SENTENCES`` in af_heart alone (the product also uses
@@ -52,7 +52,7 @@ import pytest
 from benchmarks.bench_cpu_speed import chunk_decoder_feeds, interleaved
 from benchmarks.bench_peers import loadavg
 from benchmarks.bench_runtime import SCRIPT, SENTENCES, VOICE
-from kokoro_trt.export.int8 import (
+from kokoro_trt.runtime.int8 import (
     CALIBRATION_SENTENCES,
     LOW_RATE_FP32,
     FeedReader,

@@ -11,9 +11,8 @@ from kokoro_trt.config import ModelConfig
 from kokoro_trt.export import key as key_module
 from kokoro_trt.export.key import CODE_FILES, ExportKey
 
-NOT_SHAPING = {"__init__.py", "inventory.py", "pipeline.py", "int8.py"}
-"""Modules of export/ that check or orchestrate but never change what an exported FP32 graph computes
-(``int8.py`` shapes only the opt-in INT8 decoder, whose recipe identity hashes it: ``test_int8.py``)."""
+NOT_SHAPING = {"__init__.py", "inventory.py", "pipeline.py"}
+"""Modules of export/ that check or orchestrate but never change what a graph computes."""
 
 
 def _fail(*args, **kwargs):

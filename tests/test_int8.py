@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from kokoro_trt.errors import BackendUnavailableError, CorruptFileError, InvalidInputError, ModelNotFoundError
-from kokoro_trt.export import int8
 from kokoro_trt.graphs import MANIFEST_NAME, GraphSet
+from kokoro_trt.runtime import int8
 from kokoro_trt.storage import sha256_file
 
 onnx = pytest.importorskip("onnx", reason="quantising needs the export extra")

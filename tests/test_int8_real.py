@@ -32,8 +32,7 @@ SEED = 0
 @pytest.fixture(scope="module")
 def int8_real_model(real_graphs, real_model, tmp_path_factory):
     """The real model with the INT8 decoder swapped in (same front end and voices)."""
-    from kokoro_trt.export import int8
-    from kokoro_trt.runtime import KokoroModel
+    from kokoro_trt.runtime import KokoroModel, int8
     from kokoro_trt.runtime.backends.ort import OnnxRuntimeBackend
 
     graphs = linked_copy(real_graphs, tmp_path_factory.mktemp("int8-real") / "graphs")

@@ -200,7 +200,7 @@ def prepare(cfg: dict) -> dict:
         graphs = export_model(weights, progress=False)
         out["graphs"] = str(graphs.directory)
         if cfg.get("int8_voices_dir"):
-            from kokoro_trt.export.int8 import ensure_int8_decoder
+            from kokoro_trt.runtime.int8 import ensure_int8_decoder
 
             out["int8_decoder"] = str(ensure_int8_decoder(graphs, voices_dir=cfg["int8_voices_dir"], progress=False))
     pth = None

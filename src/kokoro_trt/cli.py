@@ -43,7 +43,7 @@ def _export(args: argparse.Namespace) -> None:
 
     graphs = export_model(args.weights, out_dir=args.out, force=args.force)
     if args.int8:
-        from .export.int8 import ensure_int8_decoder
+        from .runtime.int8 import ensure_int8_decoder
 
         print(ensure_int8_decoder(graphs, force=args.force, voices_dir=args.voices_dir))
     print(graphs.directory)

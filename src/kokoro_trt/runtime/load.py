@@ -176,7 +176,7 @@ def load_kokoro(
     graph_set = resolve_graphs(graphs, weights=weights, config=config, local_files_only=local_files_only)
     int8_decoder = None
     if precision == "int8":  # may quantise, importing onnx: before the G2P loads, as resolve_graphs
-        from ..export.int8 import ensure_int8_decoder
+        from .int8 import ensure_int8_decoder
 
         int8_decoder = ensure_int8_decoder(
             graph_set, voices_dir=voices_dir, local_files_only=local_files_only, threads=threads

@@ -64,7 +64,7 @@ def cuda_provider(device_id: int = 0) -> tuple[str, dict[str, str]]:
 class OnnxRuntimeBackend:
     """The three stage graphs on one ONNX Runtime execution provider.
 
-    ``int8_decoder``: run this quantised decoder graph (``kokoro_trt.export.int8``) instead of the
+    ``int8_decoder``: run this quantised decoder graph (``kokoro_trt.runtime.int8``) instead of the
     export's FP32 one, on the CPU only; the backend is then named ``onnxruntime-cpu-int8``.
     """
 

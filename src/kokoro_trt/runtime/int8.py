@@ -30,12 +30,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import onnxruntime
 from tqdm.auto import tqdm
 
-from ..config import SAMPLE_RATE
+from ..config import SAMPLE_RATE, ModelConfig
 from ..errors import CorruptFileError, ExportError, ModelNotFoundError
 from ..graphs import MANIFEST_NAME, GraphSet
 from ..storage import (
@@ -48,10 +49,12 @@ from ..storage import (
     sha256_text,
     temporary_dir,
 )
-
-if TYPE_CHECKING:
-    from ..runtime.backends.base import TextFeatures
-    from ..runtime.model import KokoroModel
+from ..text import TextFrontend
+from ..voices import DEFAULT_VOICE, FALLBACK_VOICE, VoiceStore
+from ..voices.embedded import load_embedded
+from .backends.base import TextFeatures
+from .backends.ort import OnnxRuntimeBackend, decoder_feeds
+from .model import KokoroModel
 
 logger = logging.getLogger(__name__)
 
@@ -248,8 +251,6 @@ def _build(graphs: GraphSet, recipe: Int8Recipe, model: KokoroModel, progress: b
         if counts["int8"] == 0:
             raise ExportError(f"quantising the decoder left no Conv in INT8 ({counts})")
         samples = sum(f["frame_index"].shape[0] for f in feeds) * graphs.samples_per_frame
-        import onnxruntime
-
         entry = {
             "file": INT8_FILE,
             "sha256": sha256_file(staging / INT8_FILE),
@@ -295,12 +296,6 @@ def calibration_model(
     threads: int | None = None,
 ) -> KokoroModel:
     """The FP32 model on ONNX Runtime CPU over ``graphs``, with the US English front end."""
-    from ..config import ModelConfig
-    from ..runtime.backends.ort import OnnxRuntimeBackend
-    from ..runtime.model import KokoroModel
-    from ..text import TextFrontend
-    from ..voices import VoiceStore
-
     config = ModelConfig.default()
     return KokoroModel(
         OnnxRuntimeBackend(graphs, device="cpu", threads=threads),
@@ -317,9 +312,6 @@ def calibration_voices(model: KokoroModel, wanted: Sequence[str]) -> tuple[tuple
     the store then serves with the embedded :data:`~kokoro_trt.voices.FALLBACK_VOICE` pack (through the
     English front end, as it does for any offline user).
     """
-    from ..voices import DEFAULT_VOICE, FALLBACK_VOICE
-    from ..voices.embedded import load_embedded
-
     fallback = load_embedded(FALLBACK_VOICE).reshape(-1, 256)
     found = []
     for name in wanted:
@@ -358,8 +350,6 @@ class _RecordingBackend:
 
     def decode(self, *args: Any) -> None:
         """Record the decoder's inputs (``decoder_feeds`` of the first six arguments), then decode."""
-        from ..runtime.backends.ort import decoder_feeds
-
         feeds = decoder_feeds(*args[:6])
         self.feeds.append({k: np.ascontiguousarray(v).copy() for k, v in feeds.items()})
         self.inner.decode(*args)
@@ -374,8 +364,6 @@ def capture_decoder_feeds(
 ) -> list[dict[str, np.ndarray]]:
     """The decoder's inputs for every decoder call while ``model`` speaks ``texts`` (sentence ``i`` in
     ``voices[i % len(voices)]``, noise from ``seed``); ``model`` itself is left as it was."""
-    from ..runtime.model import KokoroModel
-
     recorder = _RecordingBackend(model.backend)
     speaker = KokoroModel(recorder, config=model.config, frontend=model.frontend, voices=model.voices)
     for i, text in enumerate(texts):
