@@ -15,19 +15,14 @@ the same audio with white noise at 5 dB SNR scores 2.6 / 2.1."""
 OVRL_FLOOR = 3.3
 
 
-@pytest.fixture(scope="module")
-def passage_audio(real_passage_audio) -> np.ndarray:
-    return real_passage_audio
-
-
-def test_dnsmos_scores_the_speech_as_clean(passage_audio):
-    scores = dnsmos(passage_audio)
+def test_dnsmos_scores_the_speech_as_clean(real_passage_audio):
+    scores = dnsmos(real_passage_audio)
     assert scores["p808"] >= P808_FLOOR and scores["ovrl"] >= OVRL_FLOOR, scores
 
 
-def test_dnsmos_floor_rejects_degraded_speech(passage_audio):
+def test_dnsmos_floor_rejects_degraded_speech(real_passage_audio):
     """The floors are meaningful: the same speech under noise falls below them."""
-    rms = np.sqrt(np.mean(passage_audio**2))
-    noisy = passage_audio + np.random.default_rng(0).normal(0, rms / 10 ** (5 / 20), passage_audio.shape)
+    rms = np.sqrt(np.mean(real_passage_audio**2))
+    noisy = real_passage_audio + np.random.default_rng(0).normal(0, rms / 10 ** (5 / 20), real_passage_audio.shape)
     scores = dnsmos(noisy.astype(np.float32))
     assert scores["p808"] < P808_FLOOR and scores["ovrl"] < OVRL_FLOOR, scores
