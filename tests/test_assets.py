@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import huggingface_hub
 from huggingface_hub import constants
 from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
@@ -333,7 +334,7 @@ def test_download_model_fetches_weights_config_and_voices(tmp_path: Path, monkey
         files = {"kokoro-v1_0.pth": b"w", "config.json": b"{}", "voices/af_heart.pt": b"v"}
         return str(make_hf_cache(tmp_path / "hf", files))
 
-    monkeypatch.setattr(hub, "snapshot_download", fake_snapshot)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot)
     folder = download_model(voices=["af_heart"])
     assert (folder / "voices" / "af_heart.pt").is_file()
     assert calls == [(DEFAULT_REPO, ["kokoro-v1_0.pth", "config.json", "voices/af_heart.pt"], False)]
@@ -341,7 +342,7 @@ def test_download_model_fetches_weights_config_and_voices(tmp_path: Path, monkey
 
 def test_download_model_unknown_voice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     snapshot = make_hf_cache(tmp_path / "hf", {"kokoro-v1_0.pth": b"w", "config.json": b"{}"})
-    monkeypatch.setattr(hub, "snapshot_download", lambda *a, **k: str(snapshot))
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **k: str(snapshot))
     with pytest.raises(ModelNotFoundError, match="voices/zz_nobody.pt"):
         download_model(voices=["zz_nobody"])
 

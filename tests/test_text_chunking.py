@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from kokoro_trt.config import ModelConfig
 from kokoro_trt.errors import InvalidInputError
 from kokoro_trt.text import TextFrontend, Word, phonemes_to_ids, word_timestamps
+from kokoro_trt.text.frontend import CHUNK_PHONEMES, MAX_TOKENS
 
 VOCAB = ModelConfig.default().vocab
 
@@ -41,6 +42,15 @@ def test_chunks_end_at_sentences_when_they_can(fe: TextFrontend) -> None:
     text = "This is the first sentence here. " * 30
     chunks = fe.chunks(text, max_tokens=100)
     assert all(c.text.rstrip().endswith(".") for c in chunks)
+
+
+def test_default_chunks_stop_at_the_chunk_cap_the_model_limit_on_request(fe: TextFrontend) -> None:
+    text = " ".join(f"Sentence number {i} talks about the weather and the sea." for i in range(8))
+    assert CHUNK_PHONEMES < len(fe.phonemize(text)) <= MAX_TOKENS
+    capped = fe.chunks(text)
+    assert len(capped) == 2 and all(len(c.phonemes) <= CHUNK_PHONEMES for c in capped)
+    assert capped[0].text.rstrip().endswith(".")
+    assert len(fe.chunks(text, max_tokens=MAX_TOKENS)) == 1
 
 
 def test_clauses_are_preferred_to_spaces(fe: TextFrontend) -> None:

@@ -50,6 +50,13 @@ def test_falls_back_to_blank_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.skipif(not HAS_TAGGER, reason="no spaCy tagger model installed")
+def test_tagger_pipeline_builds_nothing_else() -> None:
+    nlp = load_nlp()
+    assert nlp.component_names == ["tok2vec", "tagger"]  # parser, NER, ... never loaded, not only disabled
+    assert [t.tag_ for t in nlp("They read books.")] == ["PRP", "VBD", "NNS", "."]
+
+
+@pytest.mark.skipif(not HAS_TAGGER, reason="no spaCy tagger model installed")
 @pytest.mark.parametrize(
     ("text", "word", "phonemes"),
     [

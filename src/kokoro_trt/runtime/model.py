@@ -337,7 +337,7 @@ class KokoroModel:
     ) -> Generator[AudioChunk, None, None]:
         """Yield audio chunk by chunk, each as soon as it is ready; the options are :meth:`speak`'s.
 
-        Chunks are :meth:`speak`'s (whole sentences up to the model's limit) except that the head of
+        Chunks are :meth:`speak`'s (whole sentences, up to ``CHUNK_PHONEMES``) except that the head of
         the first one, at most ``first_chunk_tokens`` phonemes cut at a clause (else a word), comes
         alone so it arrives fast: ~0.5 s on two CPU cores (``None``: no separate head). A
         ``[pause:…]`` comes as a chunk of silence. With ``output``, chunks are written into it and

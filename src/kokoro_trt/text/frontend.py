@@ -19,6 +19,11 @@ from .word_g2p import WordG2P, load_word_g2p
 LANGS = tuple(LANGUAGES)
 """Supported languages (canonical codes); :func:`canonical_language` lists the other accepted names."""
 MAX_TOKENS = MAX_PHONEMES
+CHUNK_PHONEMES = 300
+"""Phonemes per chunk unless asked otherwise (~18 s of speech, cut at sentences). Chunks of up to
+``MAX_TOKENS`` scored no better (DNSMOS and Whisper's WER over nine passages and voices, docs/performance.md),
+while the CPU decoder holds ~19 MB per second of audio of its longest chunk: ~350 MB at this cap, ~600 MB
+at ``MAX_TOKENS``."""
 _PHONEME_PUNCT = ';:,.!?—…"“”()'
 _RAW_PIECE = re.compile(rf"(?:[^\s{re.escape(_PHONEME_PUNCT)}]+|[{re.escape(_PHONEME_PUNCT)}]+) ?")
 
@@ -146,7 +151,7 @@ class TextFrontend:
     def chunks(
         self,
         text: str,
-        max_tokens: int = MAX_TOKENS,
+        max_tokens: int = CHUNK_PHONEMES,
         *,
         head_tokens: int | None = None,
         lexicon: Mapping[str, str] | None = None,
@@ -162,7 +167,7 @@ class TextFrontend:
         return chunks
 
     def chunks_from_phonemes(
-        self, phonemes: str, max_tokens: int = MAX_TOKENS, *, head_tokens: int | None = None
+        self, phonemes: str, max_tokens: int = CHUNK_PHONEMES, *, head_tokens: int | None = None
     ) -> list[Chunk]:
         """Raw-phoneme entry point: validate against the vocabulary, then chunk at spaces and punctuation."""
         _check_max(max_tokens)

@@ -11,8 +11,8 @@ Session settings, chosen on purpose:
 * intra-op threads spin between ops (ONNX Runtime's default): sleeping instead gives CPU back to a
   shared host but ran the decoder 0.955-1.01× as fast in two busy runs of bench_cpu_speed, and
   would cost more on a quiet machine;
-* the CPU arena keeps its peak, which the chunk limit bounds (≤ 510 phonemes a pass): resident memory
-  grows to that of the longest chunk so far (~500 MiB above load after a 20 s chunk), then stays
+* the CPU arena keeps its peak, which the chunk cap bounds (``CHUNK_PHONEMES``, ~18 s of audio a pass):
+  resident memory grows to that of the longest chunk so far (~19 MB per second of its audio), then stays
   (``load_kokoro(decode_window_seconds=6)`` caps it at ~160 MB; without the arena or with
   ``kSameAsRequested`` growth the peak was higher, not lower).
   Shrinking the arena after every run (``memory.enable_memory_arena_shrinkage``) lowered that for
