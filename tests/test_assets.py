@@ -7,8 +7,8 @@ import json
 import logging
 from pathlib import Path
 
-import pytest
 import huggingface_hub
+import pytest
 from huggingface_hub import constants
 from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
