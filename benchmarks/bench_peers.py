@@ -329,6 +329,16 @@ def test_first_audio(benchmark, peers):
     benchmark.extra_info.update({n: c["first_audio_s"]["median"] for n, c in _results["contenders"].items()})
 
 
+def test_playback(peers):
+    """One whole stream each, as a listener who starts playing at the first chunk hears it: how long
+    playback waits for the chunks after it (a stream can start fast and then stall)."""
+    for name, worker in peers.items():
+        reply = worker.ask("playback", SCRIPT)
+        _results["contenders"][name]["playback"] = {
+            k: reply[k] for k in ("seconds", "stall_s", "longest_stall_s", "chunks")
+        }
+
+
 def test_peak_rss(peers):
     """Workers exit; peak RSS = their VmHWM (``ru_maxrss`` from ``wait4`` too, for comparison)."""
     for name, worker in peers.items():
@@ -474,13 +484,14 @@ def markdown(r: dict) -> str:
         "",
         (
             "| contender | precision | wall min / median / max (s) | audio (s) | RTF (median) | speed vs kokoro-trt "
-            "| first audio, median (s) | load (s) | RSS after load (MB) | peak RSS (MB) | WER | DNSMOS ovrl / sig / bak |"
+            "| first audio, median (s) | playback waits (s) | load (s) | RSS after load (MB) | peak RSS (MB) | WER | DNSMOS ovrl / sig / bak |"
         ),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, c in r["contenders"].items():
         info, wall, mem = c["info"], c.get("wall_s"), c.get("memory_at_exit", {})
         first = c.get("first_audio_s")
+        play = c.get("playback")
         mos = c.get("dnsmos")
         lines.append(
             " | ".join(
@@ -492,6 +503,9 @@ def markdown(r: dict) -> str:
                     _fmt(c.get("rtf_median"), 3),
                     f"{c['speed_vs_kokoro_trt']:.2f}×" if "speed_vs_kokoro_trt" in c else "—",
                     f"{first['median']:.2f} ({c['first_chunk_audio_s']:.1f} s chunk)" if first else "—",
+                    f"{play['stall_s']:.2f} (longest {play['longest_stall_s']:.2f}, {play['chunks']} chunks)"
+                    if play
+                    else "—",
                     _fmt(info.get("load_s")),
                     _fmt(info.get("rss_after_load_mb"), 0),
                     _fmt(mem.get("vm_hwm_mb"), 0),
@@ -502,7 +516,7 @@ def markdown(r: dict) -> str:
             + " |"
         )
     for name, why in r.get("left_out", {}).items():
-        lines.append(f"| {name} | left out: {why} |" + " |" * 10)
+        lines.append(f"| {name} | left out: {why} |" + " |" * 11)
     setup = r["setup"]
     lines += [
         "",
@@ -514,6 +528,10 @@ def markdown(r: dict) -> str:
         (
             "- First audio: time to the first streamed chunk of the script (kokoro-trt `stream`, kokoro-onnx "
             "`create_stream`; torch: its first chunk on kokoro-trt's chunking, head split off as kokoro-trt does)."
+        ),
+        (
+            "- Playback waits: one whole stream, played from its first chunk in real time: the seconds the "
+            "listener waits for later chunks in all (and the longest wait), a separate run after the rounds."
         ),
         (
             "- Load: in the worker, from before the contender's imports to ready (interpreter start excluded; "

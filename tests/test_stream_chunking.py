@@ -1,4 +1,5 @@
-"""stream() chunks like speak() except for a short first piece: boundaries, overrides, written words, length."""
+"""stream() chunks like speak() except for its first chunk, cut into a head and growing pieces: boundaries,
+overrides, written words, length."""
 
 from __future__ import annotations
 
@@ -19,7 +20,19 @@ def _ends_at_a_break(text: str) -> bool:
     return bool(core) and core[-1] in SENTENCE_END | CLAUSE_END
 
 
-def test_only_the_first_piece_is_short_and_every_cut_is_a_clause_or_sentence(tiny_model):
+def test_on_the_cpu_the_first_chunk_comes_in_pieces_that_at_most_double(tiny_model):
+    chunks = list(tiny_model.stream(PASSAGE, first_chunk_tokens=30))
+    (first,) = tiny_model.frontend.chunks(PASSAGE)
+    sizes = [len(c.phonemes) for c in chunks]
+    assert " ".join(c.phonemes for c in chunks) == first.phonemes
+    assert sizes[0] <= 30 and len(sizes) >= 4, sizes
+    for k in range(1, len(sizes) - 1):  # each at most all before it (at least 15): ready before they have played
+        assert sizes[k] <= max(15, sum(sizes[:k])), sizes
+    assert _ends_at_a_break(chunks[0].text) and _ends_at_a_break(chunks[-1].text)
+
+
+def test_on_a_gpu_the_head_is_followed_by_the_rest_whole(tiny_model, monkeypatch):
+    monkeypatch.setattr(tiny_model.backend, "output_devices", ("cpu", "cuda"))
     chunks = list(tiny_model.stream(PASSAGE, first_chunk_tokens=30))
     assert len(chunks) == 2, [c.text for c in chunks]  # the head, then the rest of the first chunk
     assert len(chunks[0].phonemes) <= 30 < len(chunks[1].phonemes)
@@ -44,15 +57,11 @@ def test_overrides_and_written_words_are_the_same_as_speak(tiny_model):
 
 
 def test_later_chunks_are_speaks_chunks(tiny_model):
-    long = " ".join([PASSAGE] * 4)  # several 510-phoneme chunks
-    speech = tiny_model.speak(long, max_seconds=None)
-    chunks = list(tiny_model.stream(long, max_seconds=None))
-    assert len(chunks) >= 3
-    first_speak_chunk = chunks[0].phonemes + " " + chunks[1].phonemes
-    assert speech.phonemes.startswith(first_speak_chunk)
-    later = [c.phonemes for c in chunks[2:]]
-    assert " ".join(later) == speech.phonemes[len(first_speak_chunk) + 1 :]
-    assert all(_ends_at_a_break(c.text) for c in chunks)
+    long = " ".join([PASSAGE] * 4)  # several chunks
+    spoken = [c.phonemes for c in tiny_model.frontend.chunks(long)]
+    streamed = [c.phonemes for c in tiny_model.stream(long, max_seconds=None)]
+    pieces = next(k for k in range(1, len(streamed)) if " ".join(streamed[:k]) == spoken[0])
+    assert len(spoken) >= 3 and streamed[pieces:] == spoken[1:]
 
 
 @pytest.mark.slow

@@ -53,6 +53,14 @@ def test_default_chunks_stop_at_the_chunk_cap_the_model_limit_on_request(fe: Tex
     assert len(fe.chunks(text, max_tokens=MAX_TOKENS)) == 1
 
 
+@pytest.mark.parametrize("growing", [False, True])
+def test_streamed_pieces_never_split_a_written_word(fe: TextFrontend, growing: bool) -> None:
+    text = "It is 40–60°C today, so take water with you on the long walk to the old harbour."
+    pieces = fe.chunks(text, head_tokens=8, growing=growing)
+    assert len(pieces) >= 2 and all(c.continues for c in pieces[1:])
+    assert [w.text for c in pieces for w in c.words] == [w.text for c in fe.chunks(text) for w in c.words]
+
+
 def test_clauses_are_preferred_to_spaces(fe: TextFrontend) -> None:
     text = "one two three four five six, seven eight nine ten eleven twelve thirteen fourteen"
     first = fe.chunks(text, max_tokens=60)[0]

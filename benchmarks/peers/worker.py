@@ -7,8 +7,9 @@ Run by the benchmark, not by hand::
 
 A worker loads its contender, says ``ready`` (load time, resident memory), then answers one JSON
 request per stdin line with one JSON line: ``warmup``/``synth`` (whole text, timed inside the worker,
-the audio saved to ``save`` after the clock stops), ``first`` (time to the first streamed chunk) and
-``exit`` (memory high-water mark). Replies go to the original stdout; anything a library prints goes
+the audio saved to ``save`` after the clock stops), ``first`` (time to the first streamed chunk),
+``playback`` (the whole stream against a listener who starts playing at the first chunk: how long
+playback waits for later chunks) and ``exit`` (memory high-water mark). Replies go to the original stdout; anything a library prints goes
 to stderr, so the protocol cannot be corrupted.
 
 Contenders (same text, voice and thread count):
@@ -52,8 +53,8 @@ def _reply(obj: dict) -> None:
 
 
 # -- contenders -------------------------------------------------------------------------------------
-# Each returns (synthesize(text) -> float32 audio, first(text) -> (first chunk's audio, the
-# perf_counter() when it arrived), info dict).
+# Each returns (synthesize(text) -> float32 audio, stream(text) -> iterator of float32 audio chunks as
+# they are made, info dict).
 
 
 def _kokoro_trt(cfg: dict, precision: str = "fp32"):
@@ -67,21 +68,16 @@ def _kokoro_trt(cfg: dict, precision: str = "fp32"):
     def synthesize(text: str):
         return model.synthesize(text, voice, max_seconds=None)
 
-    def first(text: str):
-        stream = model.stream(text, voice, max_seconds=None)
-        try:
-            audio = next(stream).audio
-            return audio, time.perf_counter()
-        finally:
-            stream.close()
+    def stream(text: str):
+        return (chunk.audio for chunk in model.stream(text, voice, max_seconds=None))
 
     info = {
         "backend": model.backend_name,
         "threads": getattr(model.backend, "threads", None),
         "precision": "FP32" if precision == "fp32" else "INT8 decoder, FP32 duration and prosody",
-        "streams": "yes (head of <=30 phonemes first)",
+        "streams": "yes (head of <=30 phonemes first, then pieces that double)",
     }
-    return synthesize, first, info
+    return synthesize, stream, info
 
 
 def _kokoro_onnx(cfg: dict):
@@ -105,18 +101,22 @@ def _kokoro_onnx(cfg: dict):
         assert rate == SAMPLE_RATE, rate
         return audio
 
-    def first(text: str):
-        async def head():
-            stream = kokoro.create_stream(text, voice, speed=1.0, lang="en-us")
-            try:
-                audio, _ = await anext(stream)
-                return audio, time.perf_counter()
-            finally:
-                await stream.aclose()
-
-        # The clock stops at the first chunk; asyncio.run then waits for the batch kokoro-onnx already
-        # started in its executor, so nothing runs on into the next measurement.
-        return asyncio.run(head())
+    def stream(text: str):
+        loop = asyncio.new_event_loop()
+        chunks = kokoro.create_stream(text, voice, speed=1.0, lang="en-us")
+        try:
+            while True:
+                try:
+                    audio, _ = loop.run_until_complete(anext(chunks))
+                except StopAsyncIteration:
+                    return
+                yield audio
+        finally:
+            # Closed after its first chunk: wait for the batch kokoro-onnx already started in its
+            # executor, so nothing runs on into the next measurement.
+            loop.run_until_complete(chunks.aclose())
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
 
     info = {
         "version": importlib.metadata.version("kokoro-onnx"),
@@ -124,7 +124,7 @@ def _kokoro_onnx(cfg: dict):
         "precision": "INT8 (dynamic quantisation)",
         "streams": "yes (create_stream, batches of <=510 phonemes)",
     }
-    return synthesize, first, info
+    return synthesize, stream, info
 
 
 def _kokoro_torch(cfg: dict):
@@ -154,12 +154,12 @@ def _kokoro_torch(cfg: dict):
         with torch.inference_mode():
             return np.concatenate([run(c) for c in frontend.chunks(text) if c.phonemes])
 
-    def first(text: str):
+    def stream(text: str):
         # kokoro's KPipeline yields chunk by chunk; here with kokoro-trt's chunks, head split off too.
-        with torch.inference_mode():
-            chunk = next(c for c in frontend.chunks(text, head_tokens=30) if c.phonemes)
-            audio = run(chunk)
-            return audio, time.perf_counter()
+        for chunk in frontend.chunks(text, head_tokens=30):
+            if chunk.phonemes:
+                with torch.inference_mode():
+                    yield run(chunk)
 
     info = {
         "version": importlib.metadata.version("kokoro"),
@@ -168,7 +168,7 @@ def _kokoro_torch(cfg: dict):
         "precision": "FP32",
         "streams": "per chunk (kokoro-trt's chunks, head split as kokoro-trt does)",
     }
-    return synthesize, first, info
+    return synthesize, stream, info
 
 
 CONTENDERS = {
@@ -228,7 +228,7 @@ def main(argv: list[str]) -> None:
     if name == "prepare":
         _reply(prepare(cfg))
         return
-    synthesize, first, info = CONTENDERS[name](cfg)
+    synthesize, stream, info = CONTENDERS[name](cfg)
     load_s = time.perf_counter() - _T0
     _reply(
         {
@@ -247,8 +247,14 @@ def main(argv: list[str]) -> None:
             _reply({"event": "exit", "vm_hwm_mb": _status_mb("VmHWM"), "vm_rss_mb": _status_mb("VmRSS")})
             return
         start = time.perf_counter()
+        extra = {}
         if op == "first":
-            audio, arrived = first(req["text"])
+            chunks = stream(req["text"])
+            audio = next(chunks)
+            arrived = time.perf_counter()
+            chunks.close()
+        elif op == "playback":
+            audio, arrived, extra = _playback(stream(req["text"]), start)
         else:
             audio = synthesize(req["text"])
             arrived = time.perf_counter()
@@ -257,7 +263,23 @@ def main(argv: list[str]) -> None:
             import numpy as np
 
             np.save(req["save"], np.asarray(audio, dtype=np.float32))
-        _reply({"event": op, "seconds": round(elapsed, 4), "samples": len(audio), "rss_mb": _status_mb("VmRSS")})
+        reply = {"event": op, "seconds": round(elapsed, 4), "samples": len(audio), "rss_mb": _status_mb("VmRSS")}
+        _reply(reply | extra)
+
+
+def _playback(chunks, start: float):
+    """The first chunk, when it arrived, and what a listener who starts playing it at once would wait
+    for later chunks: ``stall_s`` in all, ``longest_stall_s``, over ``chunks`` chunks."""
+    first, arrived, plays_until = None, 0.0, 0.0
+    stalls = []
+    for audio in chunks:
+        now = time.perf_counter()
+        if first is None:
+            first, arrived, plays_until = audio, now, now
+        stalls.append(max(0.0, now - plays_until))
+        plays_until = max(plays_until, now) + len(audio) / SAMPLE_RATE
+    extra = {"stall_s": round(sum(stalls), 3), "longest_stall_s": round(max(stalls), 3), "chunks": len(stalls)}
+    return first, arrived, extra
 
 
 if __name__ == "__main__":

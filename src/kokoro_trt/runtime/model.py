@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import functools
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
@@ -339,7 +340,9 @@ class KokoroModel:
 
         Chunks are :meth:`speak`'s (whole sentences, up to ``CHUNK_PHONEMES``) except that the head of
         the first one, at most ``first_chunk_tokens`` phonemes cut at a clause (else a word), comes
-        alone so it arrives fast: ~0.5 s on two CPU cores (``None``: no separate head). A
+        alone so it arrives fast: ~0.5 s on two CPU cores (``None``: no separate head). On the CPU the
+        rest of that chunk follows in pieces that double, each ready before the audio before it has
+        played (so two cores never leave a gap); on a GPU it follows whole. A
         ``[pause:…]`` comes as a chunk of silence. With ``output``, chunks are written into it and
         yielded as views. Like any generator, nothing (not even checking the arguments) runs before
         the first ``next``, so a caller can start it in a worker thread. Once ``cancel`` is set the
@@ -451,8 +454,13 @@ class KokoroModel:
         self, text: str, phonemes: bool, request: _Request, head_tokens: int | None = None
     ) -> tuple[list[_Item], bool]:
         """Chunks (the first one's head split off with ``head_tokens``) and the pauses between them, and
-        whether the text was cut first: the front-end never reads more than ``max_seconds`` can speak."""
+        whether the text was cut first: the front-end never reads more than ``max_seconds`` can speak.
+
+        On the CPU the rest of a streamed first chunk comes in growing pieces: rendered whole it would
+        take seconds to follow a head that plays for one (~0.4x real time on two cores). A GPU renders
+        it in milliseconds, so there it comes whole, each piece cut costing a little quality."""
         readable = _readable(text, request)
+        growing = "cuda" not in self.backend.output_devices
         items: list[_Item] = []
         for part in split_pauses(readable):
             if isinstance(part, Pause):
@@ -460,10 +468,14 @@ class KokoroModel:
                 continue
             head = None if any(isinstance(i, Chunk) for i in items) else head_tokens
             if phonemes:
-                items += self._frontend(request.lang).chunks_from_phonemes(part, head_tokens=head)
+                items += self._frontend(request.lang).chunks_from_phonemes(part, head_tokens=head, growing=growing)
             else:
                 items += self._frontend(request.lang).chunks(
-                    part, head_tokens=head, lexicon=request.lexicon, normalization=request.normalization
+                    part,
+                    head_tokens=head,
+                    growing=growing,
+                    lexicon=request.lexicon,
+                    normalization=request.normalization,
                 )
         if not any(isinstance(i, Chunk) for i in items):
             raise InvalidInputError(f"text has nothing speakable: {text[:80]!r}")
@@ -475,8 +487,7 @@ class KokoroModel:
         for k, item in enumerate(items):
             if isinstance(item, Chunk) and item.continues:
                 continue  # planned right after its head
-            after = items[k + 1] if k + 1 < len(items) else None
-            rest = after if isinstance(after, Chunk) and after.continues else None
+            rest = _continuation(items[k + 1 :])
             for plan in self._parts(item, rest, request):
                 if request.max_samples is not None and self._samples(plan) > request.max_samples - used:
                     room = request.max_samples - used
@@ -494,34 +505,40 @@ class KokoroModel:
                 used += self._samples(plan)
                 yield plan
 
-    def _parts(self, item: _Item, rest: Chunk | None, request: _Request) -> Iterator[_PlannedItem]:
+    def _parts(self, item: _Item, rest: list[Chunk], request: _Request) -> Iterator[_PlannedItem]:
         """One item's audio plans, computed as they are needed: a pause, a chunk, or a streamed head
-        and then the ``rest`` of its chunk.
+        and then the pieces of its chunk that ``rest`` continues it with.
 
         The head's durations come from a short pass over the head and a few words after it (fast first
         audio; the words after it keep the head from ending as if the text ended there), with the whole
-        chunk's style. The rest is rendered from a pass over head and rest together, from where the
-        head ends, so its durations are those of the whole chunk, as in :meth:`speak`.
+        chunk's style. The pieces after it are rendered from one pass over the whole chunk, each from
+        where the one before ends, so their durations are those of the whole chunk, as in :meth:`speak`.
         """
         if isinstance(item, Pause):
             yield _Silence(round(item.seconds * SAMPLE_RATE))
             return
-        if rest is None:
+        if not rest:
             yield self._durations(item, request)
             return
         vocab = self.frontend.vocab
-        joined = join_chunks(item, rest, vocab)
+        joined = functools.reduce(lambda whole, piece: join_chunks(whole, piece, vocab), rest, item)
         head_tokens = len(item.phonemes) + 1  # the boundary token and the head's phonemes
-        lookahead = join_chunks(item, _prefix(rest, _word_end(rest, _LOOKAHEAD_TOKENS)), vocab)
+        lookahead = join_chunks(item, _prefix(rest[0], _word_end(rest[0], _LOOKAHEAD_TOKENS)), vocab)
         ahead = self._durations(lookahead, request, style_tokens=len(joined.token_ids))
         yield dataclasses.replace(ahead, chunk=item, stop_frame=int(ahead.features.durations[:head_tokens].sum()))
         whole = self._durations(joined, request)
-        yield dataclasses.replace(
-            whole,
-            chunk=rest,
-            first_frame=int(whole.features.durations[:head_tokens].sum()),
-            first_token=head_tokens,
-        )
+        frames_before = np.concatenate([[0], np.cumsum(whole.features.durations)])  # frames before model token k
+        first_token = head_tokens  # each piece: the space token that joins it, then its phonemes
+        for k, piece in enumerate(rest):
+            end_token = first_token + 1 + len(piece.phonemes)
+            yield dataclasses.replace(
+                whole,
+                chunk=piece,
+                first_frame=int(frames_before[first_token]),
+                stop_frame=None if k == len(rest) - 1 else int(frames_before[end_token]),
+                first_token=first_token,
+            )
+            first_token = end_token
 
     def _samples(self, plan: _PlannedItem) -> int:
         return plan.samples if isinstance(plan, _Silence) else plan.frames * self.samples_per_frame
@@ -706,6 +723,16 @@ def _word_end(chunk: Chunk, limit: int) -> int:
     if len(chunk.phonemes) <= limit:
         return len(chunk.phonemes)
     return max((w.end_token for w in chunk.words if w.end_token <= limit), default=limit)
+
+
+def _continuation(items: list[_Item]) -> list[Chunk]:
+    """The chunks at the start of ``items`` that continue the one before them (streamed pieces)."""
+    rest = []
+    for item in items:
+        if not (isinstance(item, Chunk) and item.continues):
+            break
+        rest.append(item)
+    return rest
 
 
 def _prefix(chunk: Chunk, cut: int) -> Chunk:

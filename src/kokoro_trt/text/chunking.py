@@ -34,8 +34,8 @@ class Word:
 class Chunk:
     """One model call: normalised text (with trailing whitespace), phonemes, token ids and words.
 
-    ``continues``: this chunk is the rest of the one before, split off only to stream that one's head
-    early; :func:`join_chunks` gives back the chunk the model should read."""
+    ``continues``: this chunk carries on the one before, split off only to stream the first chunk in
+    growing pieces; :func:`join_chunks` gives back the chunk the model should read."""
 
     text: str
     phonemes: str
@@ -152,6 +152,34 @@ def _words(group: Sequence[Piece], words: Sequence[WordSpan], lead: int, n_token
     return result
 
 
+def _phoneme_count(group: Sequence[Piece]) -> int:
+    return len("".join(p.phonemes for p in group).strip())
+
+
+def _growing_pieces(
+    text: str, group: list[Piece], words: Sequence[WordSpan], head_tokens: int, limit: int | None
+) -> list[list[Piece]]:
+    """``group`` cut for streaming: a head of at most ``head_tokens`` phonemes, then pieces each at
+    most as long as all before it (but at least half ``head_tokens``), each cut at the best break;
+    after ``limit`` cuts (``None``: no limit), the rest in one piece.
+
+    A piece then takes no longer to render than the audio before it takes to play wherever the model
+    runs at least twice as fast as real time (two CPU cores: ~2.5x), so the stream never waits after
+    its head, and the pieces double, so a chunk splits into a few of them, not dozens."""
+    parts: list[list[Piece]] = []
+    spoken, budget = 0, head_tokens
+    starts = [w.start for w in words]
+    while _phoneme_count(group) > budget and (limit is None or len(parts) < limit):
+        part = _group(text, group, words, budget)[0]
+        while len(part) < len(group) and _inside_word(part[-1].end, words, starts):
+            part = group[: len(part) + 1]  # a written word ("40-60°C") stays in one piece, if longer
+        parts.append(part)
+        group = group[len(part) :]
+        spoken += _phoneme_count(part)
+        budget = max(head_tokens // 2, spoken)
+    return _merge_silent([*parts, group])
+
+
 def make_chunks(
     text: str,
     pieces: Sequence[Piece],
@@ -159,18 +187,19 @@ def make_chunks(
     vocab: Mapping[str, int],
     max_tokens: int,
     head_tokens: int | None = None,
+    growing: bool = False,
 ) -> list[Chunk]:
     """Split pieces covering ``text`` into chunks of at most ``max_tokens`` phonemes each; with
-    ``head_tokens``, the first chunk's head (up to that many phonemes, cut at the best break) becomes
-    a chunk of its own and the rest of that first chunk another, marked ``continues``."""
+    ``head_tokens``, the first chunk's head (up to that many phonemes, cut at the best break) becomes a
+    chunk of its own, then the rest of that chunk another or, ``growing``, several growing pieces (see
+    :func:`_growing_pieces`), all marked ``continues``."""
     pieces = [part for p in pieces for part in _split_long(p, max_tokens)]
     groups = _merge_silent(_group(text, pieces, words, max_tokens))
-    head_split = False
-    if head_tokens is not None and len("".join(p.phonemes for p in groups[0]).strip()) > head_tokens:
-        head = _group(text, groups[0], words, head_tokens)[0]
-        parts = _merge_silent([head, groups[0][len(head) :]])
+    first = 1
+    if head_tokens is not None:
+        parts = _growing_pieces(text, groups[0], words, head_tokens, limit=None if growing else 1)
         groups[:1] = parts
-        head_split = len(parts) == 2
+        first = len(parts)
     chunks = []
     for k, group in enumerate(groups):
         raw = "".join(p.phonemes for p in group)
@@ -182,7 +211,7 @@ def make_chunks(
                 phonemes=phonemes,
                 token_ids=phonemes_to_ids(phonemes, vocab),
                 words=_words(group, words, lead, len(phonemes)),
-                continues=k == 1 and head_split,
+                continues=0 < k < first,
             )
         )
     return chunks

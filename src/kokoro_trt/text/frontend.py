@@ -154,20 +154,27 @@ class TextFrontend:
         max_tokens: int = CHUNK_PHONEMES,
         *,
         head_tokens: int | None = None,
+        growing: bool = False,
         lexicon: Mapping[str, str] | None = None,
         normalization: NormalizationOptions | None = None,
     ) -> list[Chunk]:
         """Chunks of at most ``max_tokens`` phonemes; their texts concatenate to the normalised text.
-        With ``head_tokens``, the first chunk's head is split off as a chunk of its own (for streaming)."""
+        With ``head_tokens``, the first chunk's head is split off as a chunk of its own (for streaming),
+        the rest of that chunk following in one piece or, ``growing``, in pieces that double."""
         _check_max(max_tokens)
         norm = self.normalize(text, lexicon, normalization)
-        chunks = make_chunks(norm.text, self._pieces(norm), norm.words, self.vocab, max_tokens, head_tokens)
+        chunks = make_chunks(norm.text, self._pieces(norm), norm.words, self.vocab, max_tokens, head_tokens, growing)
         if not any(c.phonemes for c in chunks):
             raise InvalidInputError(f"text has nothing speakable: {text[:80]!r}")
         return chunks
 
     def chunks_from_phonemes(
-        self, phonemes: str, max_tokens: int = CHUNK_PHONEMES, *, head_tokens: int | None = None
+        self,
+        phonemes: str,
+        max_tokens: int = CHUNK_PHONEMES,
+        *,
+        head_tokens: int | None = None,
+        growing: bool = False,
     ) -> list[Chunk]:
         """Raw-phoneme entry point: validate against the vocabulary, then chunk at spaces and punctuation."""
         _check_max(max_tokens)
@@ -181,7 +188,7 @@ class TextFrontend:
             for p in pieces
             if p.phonemes[0] not in _PHONEME_PUNCT
         ]
-        return make_chunks(phonemes, pieces, words, self.vocab, max_tokens, head_tokens)
+        return make_chunks(phonemes, pieces, words, self.vocab, max_tokens, head_tokens, growing)
 
 
 def _check_max(max_tokens: int) -> None:
