@@ -21,9 +21,9 @@ LANGS = tuple(LANGUAGES)
 MAX_TOKENS = MAX_PHONEMES
 CHUNK_PHONEMES = 300
 """Phonemes per chunk unless asked otherwise (~18 s of speech, cut at sentences). Chunks of up to
-``MAX_TOKENS`` scored no better (DNSMOS and Whisper's WER over nine passages and voices, docs/performance.md),
-while the CPU decoder holds ~19 MB per second of audio of its longest chunk: ~350 MB at this cap, ~600 MB
-at ``MAX_TOKENS``."""
+``MAX_TOKENS`` scored the same on average (DNSMOS and Whisper's WER, nine passages and voices:
+docs/performance.md), while the CPU decoder holds ~19 MB per second of audio of its longest chunk:
+~350 MB at this cap, ~600 MB at ``MAX_TOKENS``."""
 _PHONEME_PUNCT = ';:,.!?—…"“”()'
 _RAW_PIECE = re.compile(rf"(?:[^\s{re.escape(_PHONEME_PUNCT)}]+|[{re.escape(_PHONEME_PUNCT)}]+) ?")
 
