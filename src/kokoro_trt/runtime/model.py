@@ -341,8 +341,8 @@ class KokoroModel:
         Chunks are :meth:`speak`'s (whole sentences, up to ``CHUNK_PHONEMES``) except that the head of
         the first one, at most ``first_chunk_tokens`` phonemes cut at a clause (else a word), comes
         alone so it arrives fast: ~0.5 s on two CPU cores (``None``: no separate head). On the CPU the
-        rest of that chunk follows in pieces that double, each ready before the audio before it has
-        played (so two cores never leave a gap); on a GPU it follows whole. A
+        rest of that chunk follows in growing pieces, each ready before the audio before it has
+        played on two cores; on a GPU it follows whole. A
         ``[pause:…]`` comes as a chunk of silence. With ``output``, chunks are written into it and
         yielded as views. Like any generator, nothing (not even checking the arguments) runs before
         the first ``next``, so a caller can start it in a worker thread. Once ``cancel`` is set the

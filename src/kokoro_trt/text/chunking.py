@@ -160,12 +160,13 @@ def _growing_pieces(
     text: str, group: list[Piece], words: Sequence[WordSpan], head_tokens: int, limit: int | None
 ) -> list[list[Piece]]:
     """``group`` cut for streaming: a head of at most ``head_tokens`` phonemes, then pieces each at
-    most as long as all before it (but at least half ``head_tokens``), each cut at the best break;
-    after ``limit`` cuts (``None``: no limit), the rest in one piece.
+    most three quarters as long as all before it (but at least half ``head_tokens``), each cut at the
+    best break; after ``limit`` cuts (``None``: no limit), the rest in one piece.
 
     A piece then takes no longer to render than the audio before it takes to play wherever the model
-    runs at least twice as fast as real time (two CPU cores: ~2.5x), so the stream never waits after
-    its head, and the pieces double, so a chunk splits into a few of them, not dozens."""
+    runs at least 1.75 times as fast as real time (two CPU cores: 2-2.5 times), so the stream does not
+    wait after its head, and the audio ready grows by 1.75 each piece: a chunk splits into a few
+    pieces, not dozens."""
     parts: list[list[Piece]] = []
     spoken, budget = 0, head_tokens
     starts = [w.start for w in words]
@@ -176,7 +177,7 @@ def _growing_pieces(
         parts.append(part)
         group = group[len(part) :]
         spoken += _phoneme_count(part)
-        budget = max(head_tokens // 2, spoken)
+        budget = max(head_tokens // 2, 3 * spoken // 4)
     return _merge_silent([*parts, group])
 
 
