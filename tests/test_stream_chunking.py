@@ -31,6 +31,21 @@ def test_on_the_cpu_the_first_chunk_comes_in_growing_pieces(tiny_model):
     assert _ends_at_a_break(chunks[0].text) and _ends_at_a_break(chunks[-1].text)
 
 
+def test_every_piece_reads_the_prosody_of_its_whole_pass(tiny_model, monkeypatch):
+    """The prosody predictor reads both ways: a piece cut from its pass would end its pitch as if the
+    text ended there, so each piece takes its frames from the prosody of all the pass's frames."""
+    prosody, seen = tiny_model.backend.prosody, []
+
+    def recording(features, frame_index, style):
+        seen.append((len(frame_index), int(features.durations.sum())))
+        return prosody(features, frame_index, style)
+
+    monkeypatch.setattr(tiny_model.backend, "prosody", recording)
+    chunks = list(tiny_model.stream(PASSAGE, first_chunk_tokens=30))
+    assert len(seen) == len(chunks) >= 4
+    assert all(frames == whole for frames, whole in seen), seen
+
+
 def test_on_a_gpu_the_head_is_followed_by_the_rest_whole(tiny_model, monkeypatch):
     monkeypatch.setattr(tiny_model.backend, "output_devices", ("cpu", "cuda"))
     chunks = list(tiny_model.stream(PASSAGE, first_chunk_tokens=30))

@@ -129,9 +129,9 @@ class _Planned:
         return stop - self.first_frame
 
     def frame_tokens(self) -> np.ndarray:
-        """Each frame's model token from the first frame of ``features`` to the last rendered one."""
+        """Each frame's model token, over all the frames of ``features`` (not only those rendered)."""
         durations = self.features.durations
-        return np.repeat(np.arange(durations.shape[0]), durations)[: self.stop_frame]
+        return np.repeat(np.arange(durations.shape[0]), durations)
 
 
 @dataclass(frozen=True)
@@ -602,13 +602,14 @@ class KokoroModel:
             f0 = apply_pitch(f0, prosody.pitch_shift, prosody.pitch_range)
         if prosody.energy != 1:
             n = apply_energy(n, prosody.energy)
-        # The prosody predictor is recurrent: it reads every frame from the chunk's start, since a run
-        # cut short (a trimmed leading silence, the rest of a streamed chunk) starts in the wrong state
-        # and silences the first ~150 ms of speech. The decoder renders only the frames asked for, in
-        # windows of at most ``decode_window_frames`` (see .windows).
-        skip = plan.first_frame
-        frame_index = tokens[skip:]
-        f0, n = f0[:, 2 * skip :], n[:, 2 * skip :]
+        # The prosody predictor is a bidirectional LSTM: it reads every frame of the pass. A run that
+        # starts late (a trimmed leading silence, a later streamed piece) starts in the wrong state and
+        # silences the first ~150 ms of speech; one that stops early (a streamed piece) ends its pitch
+        # as if the text ended there (~60-80 Hz low mid-sentence). The decoder renders only the frames
+        # asked for, in windows of at most ``decode_window_frames`` (see .windows).
+        skip, stop = plan.first_frame, plan.first_frame + plan.frames
+        frame_index = tokens[skip:stop]
+        f0, n = f0[:, 2 * skip : 2 * stop], n[:, 2 * skip : 2 * stop]
         spf = self.samples_per_frame
         start = offset if noise_offset is None else noise_offset
         noise = self._noise.get(request.seed, start, start + frame_index.shape[0] * spf)
