@@ -40,7 +40,7 @@ def server_graphs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server_model(server_graphs: Path, voices_dir: Path):
     from kokoro_trt.runtime import load_kokoro
 
-    return load_kokoro("cpu", graphs=server_graphs, voices_dir=voices_dir, threads=1)
+    return load_kokoro("cpu", graphs=server_graphs, voices_dir=voices_dir, threads=2)
 
 
 class Wrapped:
