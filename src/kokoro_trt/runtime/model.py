@@ -122,6 +122,8 @@ class _Planned:
     """The frames of ``features`` this part renders (a streamed head, or the rest after it)."""
     first_token: int = 0
     """Where ``chunk``'s tokens start among the tokens ``features`` were computed for."""
+    _prosody: list[tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=list, repr=False, compare=False)
+    """The pass's F0 and energy once predicted, shared by the parts cut from it (``dataclasses.replace``)."""
 
     @property
     def frames(self) -> int:
@@ -132,6 +134,12 @@ class _Planned:
         """Each frame's model token, over all the frames of ``features`` (not only those rendered)."""
         durations = self.features.durations
         return np.repeat(np.arange(durations.shape[0]), durations)
+
+    def pass_prosody(self, predict: Callable[[], tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        """F0 and energy over all the pass's frames: ``predict()`` for its first part, then reused."""
+        if not self._prosody:
+            self._prosody.append(predict())
+        return self._prosody[0]
 
 
 @dataclass(frozen=True)
@@ -596,7 +604,7 @@ class KokoroModel:
         """Prosody, pitch/energy edits, then decode into ``target`` at ``offset``; the noise is read
         at ``noise_offset`` (default ``offset``), its position in the whole utterance."""
         tokens = plan.frame_tokens()
-        f0, n = self.backend.prosody(plan.features, tokens, plan.style)
+        f0, n = plan.pass_prosody(lambda: self.backend.prosody(plan.features, tokens, plan.style))
         prosody = request.prosody
         if prosody.pitch_shift != 0 or prosody.pitch_range != 1:
             f0 = apply_pitch(f0, prosody.pitch_shift, prosody.pitch_range)
