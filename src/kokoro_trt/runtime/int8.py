@@ -49,9 +49,9 @@ from ..storage import (
     sha256_text,
     temporary_dir,
 )
-from ..text import TextFrontend
-from ..voices import DEFAULT_VOICE, FALLBACK_VOICE, VoiceStore
+from ..voices import DEFAULT_VOICE, FALLBACK_VOICE
 from ..voices.embedded import load_embedded
+from .assemble import assemble_model
 from .backends.base import TextFeatures
 from .backends.ort import OnnxRuntimeBackend, decoder_feeds
 from .model import KokoroModel
@@ -296,12 +296,11 @@ def calibration_model(
     threads: int | None = None,
 ) -> KokoroModel:
     """The FP32 model on ONNX Runtime CPU over ``graphs``, with the US English front end."""
-    config = ModelConfig.default()
-    return KokoroModel(
-        OnnxRuntimeBackend(graphs, device="cpu", threads=threads),
-        config=config,
-        frontend=TextFrontend(config.vocab, lang="en-us").load(),
-        voices=VoiceStore(voices_dir, local_files_only=local_files_only),
+    return assemble_model(
+        functools.partial(OnnxRuntimeBackend, graphs, device="cpu", threads=threads),
+        ModelConfig.default(),
+        voices_dir=voices_dir,
+        local_files_only=local_files_only,
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 from importlib.metadata import PackageNotFoundError
@@ -19,11 +18,9 @@ from ..errors import BackendUnavailableError, CorruptFileError, InvalidInputErro
 from ..export.key import ExportKey
 from ..graphs import MANIFEST_NAME, GraphSet
 from ..storage import sha256_file, sha256_text
-from ..text import TextFrontend
-from ..voices import VoiceStore
+from .assemble import assemble_model
 from .backends.base import Backend
 from .backends.ort import OnnxRuntimeBackend
-from .heap import return_freed_memory
 from .model import KokoroModel
 from .windows import window_frames
 
@@ -182,18 +179,18 @@ def load_kokoro(
             graph_set, voices_dir=voices_dir, local_files_only=local_files_only, threads=threads
         )
         logger.info("precision='int8': using onnxruntime-cpu with the INT8 decoder %s", int8_decoder)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # The G2P (spaCy, lexicons) loads in Python while the inference library builds its sessions in
-        # native code with the GIL released: together they take about as long as the longer one.
-        # (After resolve_graphs: an export imports torch, which must not race the G2P's imports.)
-        text = pool.submit(TextFrontend(config.vocab, lang=lang).load)
-        if int8_decoder is not None:
-            backend: Backend = OnnxRuntimeBackend(graph_set, device="cpu", threads=threads, int8_decoder=int8_decoder)
-        else:
-            backend = select_backend(device, graph_set, threads, cuda_stream, engines)
-        frontend = text.result()
-    voices = VoiceStore(voices_dir, local_files_only=local_files_only)
-    return_freed_memory()
-    return KokoroModel(
-        backend, config=config, frontend=frontend, voices=voices, decode_window_seconds=decode_window_seconds
+    # The G2P loads from here on: after resolve_graphs, as an export imports torch, which must not race its imports.
+    if int8_decoder is not None:
+        make_backend: Callable[[], Backend] = partial(
+            OnnxRuntimeBackend, graph_set, device="cpu", threads=threads, int8_decoder=int8_decoder
+        )
+    else:
+        make_backend = partial(select_backend, device, graph_set, threads, cuda_stream, engines)
+    return assemble_model(
+        make_backend,
+        config,
+        lang=lang,
+        voices_dir=voices_dir,
+        local_files_only=local_files_only,
+        decode_window_seconds=decode_window_seconds,
     )
