@@ -48,6 +48,23 @@ def test_every_piece_reads_the_prosody_of_its_whole_pass(tiny_model, monkeypatch
     assert seen[0][1] < seen[1][1]
 
 
+def test_the_first_piece_after_the_head_renders_from_the_heads_pass(tiny_model, monkeypatch):
+    """So the pass over the whole chunk runs while the head and that piece play, not in the head's time."""
+    durations, passes = tiny_model.backend.durations, []
+
+    def recording(input_ids, style, speed):
+        passes.append(input_ids.shape[-1])
+        return durations(input_ids, style, speed)
+
+    monkeypatch.setattr(tiny_model.backend, "durations", recording)
+    stream = tiny_model.stream(PASSAGE, first_chunk_tokens=30)
+    head, first = next(stream), next(stream)
+    assert len(passes) == 1 and passes[0] > len(head.phonemes) + len(first.phonemes) + 2, passes
+    rest = list(stream)
+    assert len(passes) == 2 and len(rest) >= 2, passes
+    assert " ".join(c.phonemes for c in [head, first, *rest]) == tiny_model.frontend.chunks(PASSAGE)[0].phonemes
+
+
 def test_on_a_gpu_the_head_is_followed_by_the_rest_whole(tiny_model, monkeypatch):
     monkeypatch.setattr(tiny_model.backend, "output_devices", ("cpu", "cuda"))
     chunks = list(tiny_model.stream(PASSAGE, first_chunk_tokens=30))
