@@ -539,16 +539,17 @@ class KokoroModel:
         whole_chunk = joined(*rest)
         split = 1 if len(rest) > 1 else 0  # the pieces rendered from the head's pass, after the head
         near, far = rest[:split], rest[split:]
+        head_tokens = len(item.phonemes) + 1  # the boundary token and the head's phonemes
+        near_tokens = sum(1 + len(piece.phonemes) for piece in near)  # each: its joining space, its phonemes
         # The pass reads _LOOKAHEAD_TOKENS past the head as before (its cost is the first audio's), and at
         # least half as many past the piece after it.
-        reach = max(_LOOKAHEAD_TOKENS - sum(1 + len(piece.phonemes) for piece in near), _LOOKAHEAD_TOKENS // 2)
+        reach = max(_LOOKAHEAD_TOKENS - near_tokens, _LOOKAHEAD_TOKENS // 2)
         lookahead = joined(*near, _prefix(far[0], _word_end(far[0], reach)))
         ahead = self._durations(lookahead, request, style_tokens=len(whole_chunk.token_ids))
-        head_tokens = len(item.phonemes) + 1  # the boundary token and the head's phonemes
         yield dataclasses.replace(ahead, chunk=item, stop_frame=int(ahead.features.durations[:head_tokens].sum()))
         yield from _cut(ahead, near, head_tokens, to_the_end=False)
         whole = self._durations(whole_chunk, request)
-        yield from _cut(whole, far, head_tokens + sum(1 + len(piece.phonemes) for piece in near), to_the_end=True)
+        yield from _cut(whole, far, head_tokens + near_tokens, to_the_end=True)
 
     def _samples(self, plan: _PlannedItem) -> int:
         return plan.samples if isinstance(plan, _Silence) else plan.frames * self.samples_per_frame

@@ -122,8 +122,8 @@ def _merge_silent(groups: list[list[Piece]]) -> list[list[Piece]]:
     """Fold chunks without phonemes (stray punctuation) into a neighbour so none is empty."""
     merged: list[list[Piece]] = []
     for group in groups:
-        silent = not "".join(p.phonemes for p in group).strip()
-        if merged and (silent or not "".join(p.phonemes for p in merged[-1]).strip()):
+        silent = not _phoneme_count(group)
+        if merged and (silent or not _phoneme_count(merged[-1])):
             merged[-1] = merged[-1] + group
         else:
             merged.append(group)
