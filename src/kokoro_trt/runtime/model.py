@@ -464,9 +464,12 @@ class KokoroModel:
         """Chunks (the first one's head split off with ``head_tokens``) and the pauses between them, and
         whether the text was cut first: the front-end never reads more than ``max_seconds`` can speak.
 
-        On the CPU the rest of a streamed first chunk comes in growing pieces: rendered whole it would
-        take seconds to follow a head that plays for one (~0.4x real time on two cores). A GPU renders
-        it in milliseconds, so there it comes whole, each piece cut costing a little quality."""
+        On the CPU a stream's chunks come in growing pieces where they must: rendered whole, the rest of
+        the first chunk would take seconds to follow a head that plays for one (~0.4x real time on two
+        cores), and a second chunk as long as the first would not be ready when the first has played on
+        a slower machine. A GPU renders a chunk in milliseconds, so there the rest of the first chunk
+        comes whole and every other chunk too, each piece cut costing a little quality. (The chunks of
+        text after a ``[pause:…]`` come whole: the pause is time to spare.)"""
         readable = _readable(text, request)
         growing = "cuda" not in self.backend.output_devices
         items: list[_Item] = []
@@ -492,11 +495,12 @@ class KokoroModel:
     def _plan(self, items: list[_Item], request: _Request) -> Iterator[_PlannedItem]:
         """Durations item by item, stopping at the sentence or pause that would pass ``max_samples``."""
         used = 0
+        first = next(item for item in items if isinstance(item, Chunk))
         for k, item in enumerate(items):
             if isinstance(item, Chunk) and item.continues:
-                continue  # planned right after its head
+                continue  # planned with the piece it continues
             rest = _continuation(items[k + 1 :])
-            for plan in self._parts(item, rest, request):
+            for plan in self._parts(item, rest, request, head=item is first):
                 if request.max_samples is not None and self._samples(plan) > request.max_samples - used:
                     room = request.max_samples - used
                     logger.warning(
@@ -513,17 +517,17 @@ class KokoroModel:
                 used += self._samples(plan)
                 yield plan
 
-    def _parts(self, item: _Item, rest: list[Chunk], request: _Request) -> Iterator[_PlannedItem]:
-        """One item's audio plans, computed as they are needed: a pause, a chunk, or a streamed head
-        and then the pieces of its chunk that ``rest`` continues it with.
+    def _parts(self, item: _Item, rest: list[Chunk], request: _Request, head: bool) -> Iterator[_PlannedItem]:
+        """One item's audio plans, computed as they are needed: a pause, a chunk, or a chunk's first piece
+        and the pieces that ``rest`` continues it with, streamed.
 
-        The head's durations come from a short pass over the head and a few words after it (fast first
-        audio; the words after it keep the head from ending as if the text ended there), with the whole
-        chunk's style. When the rest comes in several pieces (the CPU), the first of them renders from
-        that pass too, read a few words past its own end: the pass over the whole chunk (~0.25 s for 300
-        phonemes on two cores) then runs while the head and that piece play, not in the head's time alone.
-        The other pieces render from that pass over the whole chunk, each from where the one before ends,
-        so their durations are those of the whole chunk, as in :meth:`speak`.
+        Pieces render from the pass over their whole chunk, each from where the one before ends, so their
+        durations are those of the whole chunk, as in :meth:`speak`. The stream's ``head`` comes first
+        from a short pass over it and a few words after it (fast first audio; the words after it keep the
+        head from ending as if the text ended there), with the whole chunk's style. The piece after the
+        head renders from that pass too, read a few words past its own end: the pass over the whole chunk
+        (~0.25 s for 300 phonemes on two cores) then runs while the head and that piece play, not in the
+        head's time alone.
         """
         if isinstance(item, Pause):
             yield _Silence(round(item.seconds * SAMPLE_RATE))
@@ -537,6 +541,9 @@ class KokoroModel:
             return functools.reduce(lambda whole, piece: join_chunks(whole, piece, vocab), parts, item)
 
         whole_chunk = joined(*rest)
+        if not head:
+            yield from _cut(self._durations(whole_chunk, request), [item, *rest], 0, to_the_end=True)
+            return
         split = 1 if len(rest) > 1 else 0  # the pieces rendered from the head's pass, after the head
         near, far = rest[:split], rest[split:]
         head_tokens = len(item.phonemes) + 1  # the boundary token and the head's phonemes
@@ -546,8 +553,7 @@ class KokoroModel:
         reach = max(_LOOKAHEAD_TOKENS - near_tokens, _LOOKAHEAD_TOKENS // 2)
         lookahead = joined(*near, _prefix(far[0], _word_end(far[0], reach)))
         ahead = self._durations(lookahead, request, style_tokens=len(whole_chunk.token_ids))
-        yield dataclasses.replace(ahead, chunk=item, stop_frame=int(ahead.features.durations[:head_tokens].sum()))
-        yield from _cut(ahead, near, head_tokens, to_the_end=False)
+        yield from _cut(ahead, [item, *near], 0, to_the_end=False)
         whole = self._durations(whole_chunk, request)
         yield from _cut(whole, far, head_tokens + near_tokens, to_the_end=True)
 
@@ -739,7 +745,8 @@ def _word_end(chunk: Chunk, limit: int) -> int:
 
 def _cut(plan: _Planned, pieces: list[Chunk], first_token: int, to_the_end: bool) -> Iterator[_Planned]:
     """``pieces`` rendered from ``plan``'s pass, one after another from its model token ``first_token``
-    (each piece: the space token that joins it, then its phonemes); with ``to_the_end``, the last one
+    (each piece: the token before its phonemes, a joining space or the chunk's boundary token, of which
+    only ``plan``'s first frames are rendered; then its phonemes); with ``to_the_end``, the last one
     renders to the end of the pass."""
     frames_before = np.concatenate([[0], np.cumsum(plan.features.durations)])  # frames before model token k
     for k, piece in enumerate(pieces):
@@ -748,7 +755,7 @@ def _cut(plan: _Planned, pieces: list[Chunk], first_token: int, to_the_end: bool
         yield dataclasses.replace(
             plan,
             chunk=piece,
-            first_frame=int(frames_before[first_token]),
+            first_frame=max(int(frames_before[first_token]), plan.first_frame),
             stop_frame=None if last else int(frames_before[end_token]),
             first_token=first_token,
         )

@@ -58,6 +58,12 @@ def join_chunks(head: Chunk, rest: Chunk, vocab: Mapping[str, int]) -> Chunk:
     )
 
 
+PAUSE_PHONEMES = {3: 8, 2: 2}
+"""The pause after a sentence end (break priority 3) and a clause end (2), in phonemes' worth of audio:
+Kokoro holds the phoneme before the break ~0.5 s and ~0.1 s longer, and speaks ~2.4 frames (0.06 s) a
+phoneme. Streamed pieces are sized by the audio they carry, pause included."""
+
+
 def _break_priority(piece_text: str) -> int:
     """How good a place to cut the end of this piece is: sentence 3, clause 2, space 1, mid-word 0."""
     stripped = piece_text.rstrip()
@@ -92,18 +98,23 @@ def _split_long(piece: Piece, max_tokens: int) -> list[Piece]:
     ]
 
 
-def _group(text: str, pieces: Sequence[Piece], words: Sequence[WordSpan], max_tokens: int) -> list[list[Piece]]:
+def _group(
+    text: str, pieces: Sequence[Piece], words: Sequence[WordSpan], max_tokens: int, pauses: bool = False
+) -> list[list[Piece]]:
     """Greedy: fill a chunk, then cut at the best-ranked (then latest) break that still fits; never
-    inside a word's spoken form when another break fits."""
+    inside a word's spoken form when another break fits. With ``pauses``, the breaks' pauses count
+    towards ``max_tokens`` too (see :data:`PAUSE_PHONEMES`)."""
     starts = [w.start for w in words]
     groups: list[list[Piece]] = []
     i = 0
     while i < len(pieces):
         best_priority, best_end = -1, i + 1
-        joined = ""
+        joined, paused = "", 0
         for j in range(i, len(pieces)):
             joined += pieces[j].phonemes
-            if len(joined.strip()) > max_tokens:
+            if pauses:
+                paused += _pause(text, pieces[j])
+            if len(joined.strip()) + paused > max_tokens:
                 break
             if j + 1 == len(pieces):
                 priority = 4
@@ -156,28 +167,48 @@ def _phoneme_count(group: Sequence[Piece]) -> int:
     return len("".join(p.phonemes for p in group).strip())
 
 
+def _pause(text: str, piece: Piece) -> int:
+    """The pause after ``piece``, in phonemes' worth of audio."""
+    return PAUSE_PHONEMES.get(_break_priority(text[piece.start : piece.end]), 0)
+
+
+def _audio_length(text: str, group: Sequence[Piece]) -> int:
+    """``group``'s audio in phonemes' worth: its phonemes and its pauses."""
+    return _phoneme_count(group) + sum(_pause(text, p) for p in group)
+
+
 def _growing_pieces(
-    text: str, group: list[Piece], words: Sequence[WordSpan], head_tokens: int, limit: int | None
+    text: str,
+    group: list[Piece],
+    words: Sequence[WordSpan],
+    head_tokens: int,
+    limit: int | None,
+    before: int = 0,
 ) -> list[list[Piece]]:
-    """``group`` cut for streaming: a head of at most ``head_tokens`` phonemes, then pieces each at
-    most three quarters as long as all before it (but at least half ``head_tokens``), each cut at the
-    best break; after ``limit`` cuts (``None``: no limit), the rest in one piece.
+    """``group`` cut for streaming after ``before`` phonemes' worth of audio: with none, a head of at
+    most ``head_tokens`` phonemes first; then pieces each with at most three quarters of the audio of
+    all before it (but at least half ``head_tokens``; audio estimated as phonemes and pauses,
+    :data:`PAUSE_PHONEMES`), each cut at the best break; after ``limit`` cuts (``None``: no limit), the
+    rest in one piece.
 
     A piece then takes no longer to render than the audio before it takes to play wherever the model
     runs at least 1.75 times as fast as real time (two CPU cores: 2-2.5 times), so the stream does not
     wait after its head, and the audio ready grows by 1.75 each piece: a chunk splits into a few
-    pieces, not dozens."""
+    pieces, not dozens, and once the audio before is long enough, not at all."""
     parts: list[list[Piece]] = []
-    spoken, budget = 0, head_tokens
+    spoken = before
     starts = [w.start for w in words]
-    while _phoneme_count(group) > budget and (limit is None or len(parts) < limit):
-        part = _group(text, group, words, budget)[0]
+    while limit is None or len(parts) < limit:
+        head = not spoken  # measured in phonemes (``first_chunk_tokens``); the pieces after it by their audio
+        budget = head_tokens if head else max(head_tokens // 2, 3 * spoken // 4)
+        if (_phoneme_count(group) if head else _audio_length(text, group)) <= budget:
+            break
+        part = _group(text, group, words, budget, pauses=not head)[0]
         while len(part) < len(group) and _inside_word(part[-1].end, words, starts):
             part = group[: len(part) + 1]  # a written word ("40-60°C") stays in one piece, if longer
         parts.append(part)
         group = group[len(part) :]
-        spoken += _phoneme_count(part)
-        budget = max(head_tokens // 2, 3 * spoken // 4)
+        spoken += _audio_length(text, part)
     return _merge_silent([*parts, group])
 
 
@@ -192,17 +223,21 @@ def make_chunks(
 ) -> list[Chunk]:
     """Split pieces covering ``text`` into chunks of at most ``max_tokens`` phonemes each; with
     ``head_tokens``, the first chunk's head (up to that many phonemes, cut at the best break) becomes a
-    chunk of its own, then the rest of that chunk another or, ``growing``, several growing pieces (see
-    :func:`_growing_pieces`), all marked ``continues``."""
+    chunk of its own, then the rest of that chunk another or, ``growing``, every chunk is cut into
+    growing pieces where it needs to be (see :func:`_growing_pieces`). Pieces after the first of a chunk
+    are marked ``continues``."""
     pieces = [part for p in pieces for part in _split_long(p, max_tokens)]
     groups = _merge_silent(_group(text, pieces, words, max_tokens))
-    first = 1
+    cut: list[tuple[list[Piece], bool]] = [(group, False) for group in groups]
     if head_tokens is not None:
-        parts = _growing_pieces(text, groups[0], words, head_tokens, limit=None if growing else 1)
-        groups[:1] = parts
-        first = len(parts)
+        cut, spoken = [], 0
+        for k, group in enumerate(groups):
+            limit = None if growing else 1
+            parts = _growing_pieces(text, group, words, head_tokens, limit, spoken) if k == 0 or growing else [group]
+            cut += [(part, j > 0) for j, part in enumerate(parts)]
+            spoken += _audio_length(text, group)
     chunks = []
-    for k, group in enumerate(groups):
+    for group, continues in cut:
         raw = "".join(p.phonemes for p in group)
         phonemes = raw.strip()
         lead = len(raw) - len(raw.lstrip())
@@ -212,7 +247,7 @@ def make_chunks(
                 phonemes=phonemes,
                 token_ids=phonemes_to_ids(phonemes, vocab),
                 words=_words(group, words, lead, len(phonemes)),
-                continues=0 < k < first,
+                continues=continues,
             )
         )
     return chunks

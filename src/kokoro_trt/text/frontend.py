@@ -160,7 +160,8 @@ class TextFrontend:
     ) -> list[Chunk]:
         """Chunks of at most ``max_tokens`` phonemes; their texts concatenate to the normalised text.
         With ``head_tokens``, the first chunk's head is split off as a chunk of its own (for streaming),
-        the rest of that chunk following in one piece or, ``growing``, in growing pieces."""
+        the rest of that chunk following in one piece or, ``growing``, every chunk in growing pieces
+        where the audio before it is short."""
         _check_max(max_tokens)
         norm = self.normalize(text, lexicon, normalization)
         chunks = make_chunks(norm.text, self._pieces(norm), norm.words, self.vocab, max_tokens, head_tokens, growing)
