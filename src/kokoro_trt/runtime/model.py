@@ -745,9 +745,9 @@ def _word_end(chunk: Chunk, limit: int) -> int:
 
 def _cut(plan: _Planned, pieces: list[Chunk], first_token: int, to_the_end: bool) -> Iterator[_Planned]:
     """``pieces`` rendered from ``plan``'s pass, one after another from its model token ``first_token``
-    (each piece: the token before its phonemes, a joining space or the chunk's boundary token, of which
-    only ``plan``'s first frames are rendered; then its phonemes); with ``to_the_end``, the last one
-    renders to the end of the pass."""
+    (each piece: the token before its phonemes, then its phonemes; that token is a joining space, or the
+    chunk's boundary token, whose leading silence renders from ``plan.first_frame`` on); with
+    ``to_the_end``, the last one renders to the end of the pass."""
     frames_before = np.concatenate([[0], np.cumsum(plan.features.durations)])  # frames before model token k
     for k, piece in enumerate(pieces):
         end_token = first_token + 1 + len(piece.phonemes)
