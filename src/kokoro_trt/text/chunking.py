@@ -230,9 +230,8 @@ def make_chunks(
     groups = _merge_silent(_group(text, pieces, words, max_tokens))
     cut: list[tuple[list[Piece], bool]] = [(group, False) for group in groups]
     if head_tokens is not None:
-        cut, spoken = [], 0
+        cut, spoken, limit = [], 0, None if growing else 1
         for k, group in enumerate(groups):
-            limit = None if growing else 1
             parts = _growing_pieces(text, group, words, head_tokens, limit, spoken) if k == 0 or growing else [group]
             cut += [(part, j > 0) for j, part in enumerate(parts)]
             spoken += _audio_length(text, group)
