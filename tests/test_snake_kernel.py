@@ -178,6 +178,20 @@ def test_the_cpu_backend_runs_the_fused_decoder_and_the_stock_one_without_a_comp
     assert np.abs(without - with_kernel).max() <= 1e-4
 
 
+def test_a_library_that_does_not_load_leaves_the_stock_decoder(tiny_graphs, tmp_path, monkeypatch, caplog) -> None:
+    from kokoro_trt.runtime.backends import ort as ort_backend
+
+    bogus = tmp_path / "not-a-library.so"
+    bogus.write_bytes(b"not an ELF file")
+    graphs = _copy(tiny_graphs, tmp_path)
+    monkeypatch.setattr(ort_backend, "fused_cpu_decoder", lambda graphs, stock: (snake_decoder(graphs, stock), bogus))
+    with caplog.at_level(logging.WARNING):
+        backend = ort_backend.OnnxRuntimeBackend(graphs, device="cpu")
+    assert not backend.fused_snake
+    assert "the fused decoder did not load" in caplog.text
+    assert backend.sessions["decoder"].get_inputs()[0].name == "t_en"
+
+
 def test_the_switch_turns_the_kernel_off(monkeypatch) -> None:
     monkeypatch.setenv(snake_kernel.ENV_SWITCH, "0")
     snake_kernel.snake_kernel_library.cache_clear()

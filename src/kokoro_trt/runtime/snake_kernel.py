@@ -2,8 +2,8 @@
 
 ONNX Runtime runs the exported ``InstanceNormalization → Sin → Mul → Add`` of each Snake block on one
 thread for ``Sin`` and the norm, seven passes over audio-rate tensors: a fifth of the decoder's CPU time.
-The C kernel does it in one multi-threaded pass (8× faster on a [1, 128, 48 000] tensor, 2 threads;
-the whole decoder ~1.4×), within 3e-6 of the exact function where ONNX Runtime's own ops are within
+The C kernel does it in one multi-threaded pass (~8× faster on a [1, 128, 48 000] tensor, 2 threads;
+the decoder ~1.2× on real speech), within 3e-6 of the exact function where ONNX Runtime's own ops are within
 2e-5. It is compiled here, once per machine, with the system's C compiler (``$CC`` or ``cc``, for the
 CPU it runs on: ``-march=native``) into the cache; without a compiler the stock graph runs, as it does
 when ``KOKORO_TRT_SNAKE_KERNEL=0``. Rows are independent, so the output does not depend on the thread
@@ -64,7 +64,7 @@ def snake_kernel_library() -> Path | None:
     compiler = _compiler()
     if compiler is None:
         logger.warning(
-            "no C compiler (cc, or $CC): the decoder's Snake blocks run on ONNX Runtime's own ops, ~1.4x slower "
+            "no C compiler (cc, or $CC): the decoder's Snake blocks run on ONNX Runtime's own ops, ~1.2x slower "
             "on the CPU. Install one (e.g. `apt install gcc`) for the fused kernel."
         )
         return None

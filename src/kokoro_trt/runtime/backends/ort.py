@@ -20,7 +20,7 @@ Session settings, chosen on purpose:
   blocks fragment the worker threads' malloc arenas), so it is off.
 
 On the CPU the decoder runs its fused form where it can: each Snake block one multi-threaded custom op
-(:mod:`..snake_graph`, :mod:`..snake_kernel`; ~1.4x faster), else the stock graph.
+(:mod:`..snake_graph`, :mod:`..snake_kernel`; ~1.2x faster), else the stock graph.
 
 The decoder's output is bound with IOBinding to the caller's buffer, so audio lands in place.
 """
