@@ -192,6 +192,37 @@ def test_a_library_that_does_not_load_leaves_the_stock_decoder(tiny_graphs, tmp_
     assert backend.sessions["decoder"].get_inputs()[0].name == "t_en"
 
 
+def test_kokoro_trt_export_writes_the_fused_decoder(tiny_graphs, tmp_path, monkeypatch) -> None:
+    from kokoro_trt.cli import main
+    from kokoro_trt.export import pipeline
+
+    graphs = _copy(tiny_graphs, tmp_path)
+    monkeypatch.setattr(pipeline, "export_model", lambda *a, **k: graphs)
+    assert main(["export"]) == 0
+    assert (graphs.directory / "decoder-snake.onnx").is_file()  # for installs that run graphs without onnx
+
+
+def test_a_compiler_without_march_native_builds_the_portable_kernel(tmp_path, monkeypatch) -> None:
+    real = snake_kernel._compiler()
+    if real is None:
+        pytest.skip("no C compiler here")
+    wrapper = tmp_path / "cc-without-native"
+    wrapper.write_text(f'#!/bin/sh\nfor a in "$@"; do [ "$a" = -march=native ] && exit 1; done\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("CC", str(wrapper))
+    monkeypatch.setenv("KOKORO_TRT_CACHE", str(tmp_path / "cache"))
+    snake_kernel.snake_kernel_library.cache_clear()
+    try:
+        library = snake_kernel.snake_kernel_library()
+    finally:
+        snake_kernel.snake_kernel_library.cache_clear()
+    assert library is not None and library.is_relative_to(tmp_path / "cache")
+    feeds = _inputs(1000)
+    out = _session(_snake_model(fused=True), library).run(None, feeds)[0]
+    exact = _exact(feeds)
+    assert np.abs(out - exact).max() <= 1e-6 * np.abs(exact).max()
+
+
 def test_the_switch_turns_the_kernel_off(monkeypatch) -> None:
     monkeypatch.setenv(snake_kernel.ENV_SWITCH, "0")
     snake_kernel.snake_kernel_library.cache_clear()

@@ -1,13 +1,13 @@
 """The ``AdaSnake`` custom op (``snake_kernel.c``): the decoder's instance norm + Snake in one pass.
 
-ONNX Runtime runs the exported ``InstanceNormalization → Sin → Mul → Add`` of each Snake block on one
-thread for ``Sin`` and the norm, seven passes over audio-rate tensors: a fifth of the decoder's CPU time.
-The C kernel does it in one multi-threaded pass (~8× faster on a [1, 128, 48 000] tensor, 2 threads;
-the decoder ~1.2× on real speech), within 3e-6 of the exact function where ONNX Runtime's own ops are within
-2e-5. It is compiled here, once per machine, with the system's C compiler (``$CC`` or ``cc``, for the
-CPU it runs on: ``-march=native``) into the cache; without a compiler the stock graph runs, as it does
-when ``KOKORO_TRT_SNAKE_KERNEL=0``. Rows are independent, so the output does not depend on the thread
-count.
+ONNX Runtime runs the exported ``InstanceNormalization → Sin → Mul → Add`` of each Snake block with
+``Sin`` and the norm on one thread, seven passes over audio-rate tensors: about a quarter of the decoder's
+CPU time. The C kernel does it in one multi-threaded pass (~8× faster on a [1, 128, 48 000] tensor, 2
+threads; the decoder ~1.2× on real speech), within 3e-6 of the exact function where ONNX Runtime's own
+ops are within 2e-5. It is compiled here, once per machine, with the system's C compiler (``$CC`` or
+``cc``) for the CPU it runs on (``-march=native``, or portable code where the compiler lacks that flag)
+into the cache; without a compiler the stock graph runs, as it does when ``KOKORO_TRT_SNAKE_KERNEL=0``.
+Rows are independent, so the output does not depend on the thread count.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ SOURCE = Path(__file__).with_name("snake_kernel.c")
 DOMAIN = "kokoro_trt"
 OP_TYPE = "AdaSnake"
 ENV_SWITCH = "KOKORO_TRT_SNAKE_KERNEL"
-FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-std=c11")
+FLAGS = ("-O3", "-shared", "-fPIC", "-std=c11")
+NATIVE = "-march=native"
+"""Tried first (this CPU's vector width); a compiler that lacks it builds the portable kernel instead."""
 
 
 def _cpu_flags() -> str:
@@ -49,7 +51,7 @@ def _compiler() -> str | None:
 def _library_key(compiler: str) -> str:
     version = subprocess.run([compiler, "--version"], check=True, capture_output=True, text=True, timeout=30).stdout
     digest = hashlib.sha256(SOURCE.read_bytes())
-    for part in (version, " ".join(FLAGS), platform.machine(), _cpu_flags()):
+    for part in (version, " ".join((*FLAGS, NATIVE)), platform.machine(), _cpu_flags()):
         digest.update(part.encode())
     return digest.hexdigest()[:16]
 
@@ -87,9 +89,12 @@ def _build(compiler: str) -> Path:
         staging = temporary_dir(target)
         try:
             built = staging / target.name
-            command = [compiler, *FLAGS, "-o", str(built), str(SOURCE), "-lm"]
-            result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=300)
-            if result.returncode != 0:
+            for flags in ((*FLAGS, NATIVE), FLAGS):
+                command = [compiler, *flags, "-o", str(built), str(SOURCE), "-lm"]
+                result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=300)
+                if result.returncode == 0:
+                    break
+            else:
                 raise subprocess.SubprocessError(result.stderr.strip()[-500:] or f"exit status {result.returncode}")
             os.chmod(built, 0o755)
             os.replace(built, target)
