@@ -5,8 +5,9 @@ decoder (export/snake.py's folded blocks) into ``kokoro_trt.AdaSnake(x, scale, b
 weights included, is untouched. :func:`snake_decoder` keeps the result beside its source as
 ``decoder-snake.onnx`` (``decoder-int8-snake.onnx`` for the INT8 decoder) with a record
 (``decoder-snake.json``: the sha256 of the decoder it came from, of this code, and of itself), so a
-damaged, stale or foreign file is rebuilt, never run. The GPU backends keep the stock decoder. Rewriting needs ``onnx`` (the ``export`` extra; ~3 s once); the export writes it
-too, so a runtime-only install of exported graphs has it.
+damaged, stale or foreign file is rebuilt, never run. The GPU backends keep the stock decoder.
+Rewriting needs ``onnx`` (the ``export`` extra; ~3 s once); ``kokoro-trt export`` writes it too, so a
+runtime-only install of exported graphs has it.
 """
 
 from __future__ import annotations
@@ -51,55 +52,55 @@ def fuse_snakes(model: onnx.ModelProto) -> int:
     """Rewrite ``model``'s Snake blocks in place into ``AdaSnake`` nodes; returns how many."""
     from onnx import helper
 
-    graph = model.graph
-    consumers: dict[str, list[Any]] = defaultdict(list)
-    for node in graph.node:
+    nodes = list(model.graph.node)
+    readers: dict[str, list[int]] = defaultdict(list)  # tensor name -> indices of the nodes reading it
+    for index, node in enumerate(nodes):
         for name in dict.fromkeys(node.input):
-            consumers[name].append(node)
-    outputs = {output.name for output in graph.output}
+            readers[name].append(index)
+    outputs = {output.name for output in model.graph.output}
     fused: dict[int, Any] = {}
     dropped: set[int] = set()
-    for norm in graph.node:
-        pattern = _snake_after(norm, consumers, outputs)
+    for index, norm in enumerate(nodes):
+        pattern = _snake_after(norm, nodes, readers, outputs)
         if pattern is None:
             continue
         add, removed = pattern
-        fused[id(norm)] = helper.make_node(
-            OP_TYPE, list(norm.input), [add.output[0]], name=f"{norm.name}/{OP_TYPE}", domain=DOMAIN
+        fused[index] = helper.make_node(
+            OP_TYPE, list(norm.input), [nodes[add].output[0]], name=f"{norm.name}/{OP_TYPE}", domain=DOMAIN
         )
-        dropped.update(id(node) for node in removed)
+        dropped.update(removed)
     if fused:
-        nodes = [fused.get(id(node), node) for node in graph.node if id(node) not in dropped]
-        del graph.node[:]
-        graph.node.extend(nodes)
+        kept = [fused.get(index, node) for index, node in enumerate(nodes) if index not in dropped]
+        del model.graph.node[:]
+        model.graph.node.extend(kept)
         model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
     return len(fused)
 
 
-def _snake_after(norm: Any, consumers: dict[str, list[Any]], outputs: set[str]) -> tuple[Any, list[Any]] | None:
-    """For an instance norm ``u`` read only by ``Sin`` and ``Add(u, sin(u)²)``: that Add and the nodes
-    the fused op replaces (duplicate, unused ``Mul(s, s)`` included); else ``None``."""
+def _snake_after(
+    norm: Any, nodes: list[Any], readers: dict[str, list[int]], outputs: set[str]
+) -> tuple[int, list[int]] | None:
+    """For an instance norm ``u`` read only by ``Sin`` and ``Add(u, sin(u)²)``: that Add's index and those
+    of the nodes the fused op replaces (duplicate, unused ``Mul(s, s)`` included); else ``None``."""
     if norm.op_type != "InstanceNormalization" or norm.output[0] in outputs:
         return None
     epsilon = next((a.f for a in norm.attribute if a.name == "epsilon"), EPSILON)
     if abs(epsilon - EPSILON) > 1e-9:
         return None
     u = norm.output[0]
-    readers = consumers[u]
-    sines = [n for n in readers if n.op_type == "Sin"]
-    adds = [n for n in readers if n.op_type == "Add"]
-    if len(readers) != 2 or len(sines) != 1 or len(adds) != 1:
+    sines = [i for i in readers[u] if nodes[i].op_type == "Sin"]
+    adds = [i for i in readers[u] if nodes[i].op_type == "Add"]
+    if len(readers[u]) != 2 or len(sines) != 1 or len(adds) != 1:
         return None
-    s = sines[0].output[0]
-    squares = consumers[s]
-    if s in outputs or not squares or any(n.op_type != "Mul" or list(n.input) != [s, s] for n in squares):
+    s = nodes[sines[0]].output[0]
+    squares = readers[s]
+    if s in outputs or not squares or any(nodes[i].op_type != "Mul" or list(nodes[i].input) != [s, s] for i in squares):
         return None
-    used = [n for n in squares if consumers[n.output[0]] or n.output[0] in outputs]
-    if (
-        len(used) != 1
-        or consumers[used[0].output[0]] != adds
-        or sorted(adds[0].input) != sorted([u, used[0].output[0]])
-    ):
+    used = [i for i in squares if readers[nodes[i].output[0]] or nodes[i].output[0] in outputs]
+    if len(used) != 1:
+        return None
+    square = nodes[used[0]].output[0]
+    if readers[square] != adds or sorted(nodes[adds[0]].input) != sorted([u, square]):
         return None
     return adds[0], [sines[0], *squares, adds[0]]
 
