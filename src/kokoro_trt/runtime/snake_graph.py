@@ -122,8 +122,9 @@ def _source_sha256(graphs: GraphSet, source: Path) -> str | None:
     return next((e.get("sha256") for e in entries if isinstance(e, dict) and e.get("file") == source.name), None)
 
 
-def _current(graphs: GraphSet, source: Path) -> Path | None:
-    """The fused graph when it was made from this decoder by this code and is intact; damage is quarantined."""
+def _current(source: Path, source_sha256: str) -> Path | None:
+    """The fused graph when it was made from this decoder (``source_sha256``) by this code and is intact;
+    damage is quarantined."""
     path, record_path, verified = _files(source)
     try:
         record = json.loads(record_path.read_text())
@@ -131,8 +132,7 @@ def _current(graphs: GraphSet, source: Path) -> Path | None:
         return None
     if not isinstance(record, dict) or not path.is_file():
         return None
-    expected = _source_sha256(graphs, source)
-    if expected is None or record.get("source_sha256") != expected or record.get("code_sha256") != code_sha256():
+    if record.get("source_sha256") != source_sha256 or record.get("code_sha256") != code_sha256():
         return None
     if mismatched_files({path: record.get("sha256", "")}, verified):
         quarantine(path, "no longer matches the sha256 recorded when it was written")
@@ -144,12 +144,13 @@ def snake_decoder(graphs: GraphSet, source: Path | None = None) -> Path | None:
     """The fused form of ``source`` (a decoder of ``graphs``, by default the FP32 one), written on first
     use; ``None`` when it cannot be (no ``onnx``, a read-only folder, no Snake block): ``source`` then runs."""
     source = source or graphs.path("decoder")
-    current = _current(graphs, source)
-    if current is not None:
-        return current
-    if _source_sha256(graphs, source) is None:
+    source_sha256 = _source_sha256(graphs, source)
+    if source_sha256 is None:
         logger.warning("%s is not in %s's manifest: it runs as it is", source.name, graphs.directory)
         return None
+    current = _current(source, source_sha256)
+    if current is not None:
+        return current
     try:
         import onnx
     except ImportError:
@@ -158,7 +159,7 @@ def snake_decoder(graphs: GraphSet, source: Path | None = None) -> Path | None:
     target, record_path, _ = _files(source)
     try:
         with cache_lock(target):
-            current = _current(graphs, source)  # another process may have written it meanwhile
+            current = _current(source, source_sha256)  # another process may have written it meanwhile
             if current is not None:
                 return current
             remove_stale_temporaries(target.parent, [target.name, record_path.name])
@@ -171,7 +172,7 @@ def snake_decoder(graphs: GraphSet, source: Path | None = None) -> Path | None:
             with replacing(target) as f:
                 f.write(model.SerializeToString())
             record = {
-                "source_sha256": _source_sha256(graphs, source),
+                "source_sha256": source_sha256,
                 "code_sha256": code_sha256(),
                 "sha256": sha256_file(target),
                 "fused": count,

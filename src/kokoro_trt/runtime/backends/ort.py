@@ -112,28 +112,29 @@ class OnnxRuntimeBackend:
                 if not (device == "cpu" and stage == "decoder")
             }
         if device == "cpu":
-            self.sessions["decoder"] = self._cpu_decoder(graphs, paths["decoder"])
+            self.sessions["decoder"] = self._cpu_decoder(graphs, paths["decoder"], options)
         active = self.sessions["decoder"].get_providers()[0]
         if device == "cuda" and active != "CUDAExecutionProvider":
             raise BackendUnavailableError(f"ONNX Runtime fell back to {active}: no usable CUDA device")
         self.samples_per_frame = graphs.samples_per_frame
 
-    def _cpu_decoder(self, graphs: GraphSet, stock: Path) -> ort.InferenceSession:
-        """The fused form of the decoder ``stock`` (:mod:`..snake_graph`) where it can run here, else ``stock``."""
+    def _cpu_decoder(self, graphs: GraphSet, stock: Path, options: ort.SessionOptions) -> ort.InferenceSession:
+        """The fused form of the decoder ``stock`` (:mod:`..snake_graph`) where it can run here, else ``stock``
+        with the other stages' ``options``."""
         fused = fused_cpu_decoder(graphs, stock)
         if fused is not None:
             graph, library = fused
-            options = session_options(self.threads)
+            fused_options = session_options(self.threads)  # its own: the library is registered on it
             try:
-                options.register_custom_ops_library(str(library))
-                session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+                fused_options.register_custom_ops_library(str(library))
+                session = ort.InferenceSession(str(graph), fused_options, providers=["CPUExecutionProvider"])
             except Exception as exc:  # noqa: BLE001 - any failure here leaves the stock decoder, which works
                 logger.warning("the fused decoder did not load (%s): running the stock decoder", exc)
             else:
                 self.fused_snake = True
                 return session
         with backend_errors(self.name, "load"):
-            return ort.InferenceSession(str(stock), session_options(self.threads), providers=["CPUExecutionProvider"])
+            return ort.InferenceSession(str(stock), options, providers=["CPUExecutionProvider"])
 
     def durations(self, input_ids: np.ndarray, style: np.ndarray, speed: float) -> TextFeatures:
         inputs = {"input_ids": input_ids, "style": style, "speed": np.array([speed], dtype=np.float32)}
