@@ -57,6 +57,20 @@ def test_tagger_pipeline_builds_nothing_else() -> None:
 
 
 @pytest.mark.skipif(not HAS_TAGGER, reason="no spaCy tagger model installed")
+def test_the_pipeline_tokenizes_and_tags_as_the_package_loaded_plainly() -> None:
+    """The pipeline starts with an empty tokenizer and reads the package's: nothing of it may be lost."""
+    name = next(name for name in TAGGER_MODELS if spacy.util.is_package(name))
+    text = (
+        "Dr. O'Neil's U.S.-based co-op didn't pay $5.30 at 3:30pm (e.g. www.example.com, ~40%)... "
+        "\"Can't,\" she said; they'd read it 2x — wasn't it?"
+    )
+    plain = spacy.load(name)(text)
+    ours = load_nlp()(text)
+    assert len(ours) > len(text.split()) + 15  # split at clitics, punctuation, currency, units
+    assert [(t.text, t.whitespace_, t.tag_) for t in ours] == [(t.text, t.whitespace_, t.tag_) for t in plain]
+
+
+@pytest.mark.skipif(not HAS_TAGGER, reason="no spaCy tagger model installed")
 @pytest.mark.parametrize(
     ("text", "word", "phonemes"),
     [
