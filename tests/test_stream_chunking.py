@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kokoro_trt.text.chunking import PAUSE_PHONEMES
+from kokoro_trt.runtime.model import _JOIN_CONTEXT_FRAMES
+from kokoro_trt.text.chunking import MIN_HEAD_PHONEMES, PAUSE_PHONEMES
 from kokoro_trt.text.punctuation import CLAUSE_END, CLOSERS, SENTENCE_END
 
 PASSAGE = (
@@ -53,6 +54,40 @@ def test_on_the_cpu_the_first_chunk_comes_in_growing_pieces(tiny_model, text):
     for k in range(1, len(chunks) - 1):  # each at most 3/4 of the audio before it (at least 15): ready in time
         assert audio[k] <= max(15, 3 * sum(audio[:k]) // 4), audio
     assert _ends_at_a_break(chunks[0].text) and _ends_at_a_break(chunks[-1].text)
+
+
+@pytest.mark.parametrize("head", [1, 5, 10, 20])
+def test_pieces_join_back_into_what_speak_reads(tiny_model, head):
+    """A piece never parts a word from its punctuation: joined with spaces, "everyone ." is another input."""
+    chunks = list(tiny_model.stream(PASSAGE, first_chunk_tokens=head))
+    assert " ".join(c.phonemes for c in chunks) == tiny_model.speak(PASSAGE).phonemes
+    assert len(chunks[0].phonemes) >= MIN_HEAD_PHONEMES and _ends_at_a_break(chunks[0].text + " ")
+
+
+def test_a_head_runs_past_a_word_too_short_to_cover_the_next(tiny_model):
+    assert next(tiny_model.stream(OPENING, first_chunk_tokens=10)).text == "Good morning, "  # not "Good "
+
+
+def test_a_piece_decodes_the_frames_beside_it_and_keeps_only_its_own(tiny_model, monkeypatch):
+    """Each join between pieces of a pass is decoded with its neighbours' frames on both sides, then those
+    are dropped: a piece's edges see the speech around them, not zeros (short words were swallowed)."""
+    decode, decoded = tiny_model.backend.decode, []
+
+    def recording(features, frame_index, *args):
+        decoded.append((len(frame_index), int(features.durations.sum())))
+        return decode(features, frame_index, *args)
+
+    monkeypatch.setattr(tiny_model.backend, "decode", recording)
+    chunks = list(tiny_model.stream(PASSAGE, first_chunk_tokens=10))
+    frames = [len(c.audio) // tiny_model.samples_per_frame for c in chunks]
+    assert len(chunks) >= 4 and len(decoded) == len(chunks)
+    context = [n - own for (n, _), own in zip(decoded, frames, strict=True)]
+    assert context[0] == _JOIN_CONTEXT_FRAMES  # the head: the frames after it
+    assert context[1:-1] == [2 * _JOIN_CONTEXT_FRAMES] * (len(chunks) - 2)  # between two pieces: both sides
+    assert context[-1] == _JOIN_CONTEXT_FRAMES  # the last: only the frames before it
+
+    whole = list(tiny_model.stream(PASSAGE, first_chunk_tokens=10, output=np.zeros(len(PASSAGE) * 9000, np.float32)))
+    assert all(np.array_equal(a.audio, b.audio) for a, b in zip(chunks, whole, strict=True))  # into a buffer too
 
 
 def test_every_piece_reads_the_prosody_of_its_whole_pass(tiny_model, monkeypatch):

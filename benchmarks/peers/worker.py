@@ -75,7 +75,7 @@ def _kokoro_trt(cfg: dict, precision: str = "fp32"):
         "backend": model.backend_name,
         "threads": getattr(model.backend, "threads", None),
         "precision": "FP32" if precision == "fp32" else "INT8 decoder, FP32 duration and prosody",
-        "streams": "yes (head of <=30 phonemes first, then growing pieces)",
+        "streams": "yes (head of <=10 phonemes first, then growing pieces)",
     }
     return synthesize, stream, info
 

@@ -58,6 +58,11 @@ logger = logging.getLogger(__name__)
 
 ReturnTensors = Literal["np", "pt"]
 
+_JOIN_CONTEXT_FRAMES = 4
+"""Frames (100 ms) decoded past each side of a join between streamed pieces of one chunk, then dropped.
+Decoded alone, a piece's edges see zeros where speech goes on, and a short word that opens a piece ("a",
+"the") was swallowed: Whisper lost 4 of one 27-word passage's words, none with this context, which
+lowered the stream's WER over 5 passages x 2 seeds from 5.0% to 2.1% (docs/performance.md)."""
 _LEAD_FRAMES = 2
 """Leading-silence frames kept on every chunk (50 ms). The model opens every chunk with 0.3-0.45 s of
 silence (its start token): rendered in full it would delay the first audio by that much for nothing,
@@ -340,17 +345,18 @@ class KokoroModel:
         *,
         options: SynthesisOptions | None = None,
         phonemes: bool = False,
-        first_chunk_tokens: int | None = 30,
+        first_chunk_tokens: int | None = 10,
         cancel: threading.Event | None = None,
         **overrides: Any,
     ) -> Generator[AudioChunk, None, None]:
         """Yield audio chunk by chunk, each as soon as it is ready; the options are :meth:`speak`'s.
 
         Chunks are :meth:`speak`'s (whole sentences, up to ``CHUNK_PHONEMES``) except that the head of
-        the first one, at most ``first_chunk_tokens`` phonemes cut at a clause (else a word), comes
-        alone so it arrives fast: ~0.5 s on two CPU cores (``None``: no separate head). On the CPU the
-        rest of that chunk follows in growing pieces, each ready before the audio before it has
-        played on two cores; on a GPU it follows whole. A
+        the first one, at most ``first_chunk_tokens`` phonemes cut at a clause (else a word; at least
+        ``MIN_HEAD_PHONEMES``), comes alone so it arrives fast: 0.35-0.45 s on two CPU cores (``None``:
+        no separate head). On the CPU the rest of that chunk follows in growing pieces, each ready
+        before the audio before it has played on two cores, and decoded with a few frames of its
+        neighbours so its edges sound as in :meth:`speak`; on a GPU it follows whole. A
         ``[pause:…]`` comes as a chunk of silence. With ``output``, chunks are written into it and
         yielded as views. Like any generator, nothing (not even checking the arguments) runs before
         the first ``next``, so a caller can start it in a worker thread. Once ``cancel`` is set the
@@ -622,14 +628,47 @@ class KokoroModel:
         # The prosody predictor is a bidirectional LSTM: it reads every frame of the pass. A run that
         # starts late (a trimmed leading silence, a later streamed piece) starts in the wrong state and
         # silences the first ~150 ms of speech; one that stops early (a streamed piece) ends its pitch
-        # as if the text ended there (~60-80 Hz low mid-sentence). The decoder renders only the frames
-        # asked for, in windows of at most ``decode_window_frames`` (see .windows).
+        # as if the text ended there (~60-80 Hz low mid-sentence). The decoder renders the frames asked
+        # for (and, where a streamed piece meets another, a few beside them: _join_context).
         skip, stop = plan.first_frame, plan.first_frame + plan.frames
-        frame_index = tokens[skip:stop]
-        f0, n = f0[:, 2 * skip : 2 * stop], n[:, 2 * skip : 2 * stop]
         spf = self.samples_per_frame
         start = offset if noise_offset is None else noise_offset
-        noise = self._noise.get(request.seed, start, start + frame_index.shape[0] * spf)
+        before, after = self._join_context(plan, target, tokens.shape[0], start)
+        lo, hi = skip - before, stop + after
+        f0, n = f0[:, 2 * lo : 2 * hi], n[:, 2 * lo : 2 * hi]
+        noise = self._noise.get(request.seed, start - before * spf, start + (hi - skip) * spf)
+        if not (before or after):
+            self._decode(plan, tokens[lo:hi], f0, n, noise, target, offset)
+            return
+        scratch = wrap_output(np.empty((hi - lo) * spf, dtype=np.float32))
+        self._decode(plan, tokens[lo:hi], f0, n, noise, scratch, 0)
+        target.host_view(offset, offset + (stop - skip) * spf)[:] = scratch.owner[
+            before * spf : (hi - lo - after) * spf
+        ]
+
+    def _join_context(self, plan: _Planned, target: OutputTarget, frames: int, start: int) -> tuple[int, int]:
+        """Frames of ``plan``'s pass to decode before and after its own and then drop (see
+        :data:`_JOIN_CONTEXT_FRAMES`): where it meets another piece of its chunk, and its audio is
+        written in host memory. ``frames``: the pass's; ``start``: its first sample in the utterance."""
+        if target.device != "cpu" or "cpu" not in self.backend.output_devices:
+            return 0, 0
+        before = min(_JOIN_CONTEXT_FRAMES, plan.first_frame, start // self.samples_per_frame) if plan.first_token else 0
+        after = min(_JOIN_CONTEXT_FRAMES, frames - plan.first_frame - plan.frames)
+        return before, after
+
+    def _decode(
+        self,
+        plan: _Planned,
+        frame_index: np.ndarray,
+        f0: np.ndarray,
+        n: np.ndarray,
+        noise: np.ndarray,
+        target: OutputTarget,
+        offset: int,
+    ) -> None:
+        """Decode these frames of ``plan``'s pass into ``target`` at ``offset``, in windows of at most
+        ``decode_window_frames`` (see .windows)."""
+        spf = self.samples_per_frame
         for a, b in decode_windows(frame_energy(n), self.decode_window_frames):
             self.backend.decode(
                 plan.features,

@@ -64,6 +64,11 @@ Kokoro holds the phoneme before the break ~0.5 s and ~0.1 s longer, and speaks ~
 phoneme. Streamed pieces are sized by the audio they carry, pause included."""
 
 
+MIN_HEAD_PHONEMES = 5
+"""A streamed head runs on to a break past this many phonemes: "Good" alone (0.23 s) played out before the
+"morning," after it was rendered, and the listener heard a gap."""
+
+
 def _break_priority(piece_text: str) -> int:
     """How good a place to cut the end of this piece is: sentence 3, clause 2, space 1, mid-word 0."""
     stripped = piece_text.rstrip()
@@ -186,10 +191,10 @@ def _growing_pieces(
     before: int = 0,
 ) -> list[list[Piece]]:
     """``group`` cut for streaming after ``before`` phonemes' worth of audio: with none, a head of at
-    most ``head_tokens`` phonemes first; then pieces each with at most three quarters of the audio of
-    all before it (but at least half ``head_tokens``; audio estimated as phonemes and pauses,
-    :data:`PAUSE_PHONEMES`), each cut at the best break; after ``limit`` cuts (``None``: no limit), the
-    rest in one piece.
+    most ``head_tokens`` phonemes first (at least :data:`MIN_HEAD_PHONEMES`, to a break); then pieces
+    each with at most three quarters of the audio of all before it (but at least half ``head_tokens``;
+    audio estimated as phonemes and pauses, :data:`PAUSE_PHONEMES`), each cut at the best break; after
+    ``limit`` cuts (``None``: no limit), the rest in one piece.
 
     A piece then takes no longer to render than the audio before it takes to play wherever the model
     runs at least 1.75 times as fast as real time (two CPU cores: 2-2.5 times), so the stream does not
@@ -204,8 +209,12 @@ def _growing_pieces(
         if (_phoneme_count(group) if head else _audio_length(text, group)) <= budget:
             break
         part = _group(text, group, words, budget, pauses=not head)[0]
-        while len(part) < len(group) and _inside_word(part[-1].end, words, starts):
-            part = group[: len(part) + 1]  # a written word ("40-60°C") stays in one piece, if longer
+        while len(part) < len(group) and (
+            not _break_priority(text[part[-1].start : part[-1].end])  # a word keeps its punctuation ("everyone.")
+            or _inside_word(part[-1].end, words, starts)  # and a written word ("40-60°C") stays whole
+            or (head and _phoneme_count(part) < MIN_HEAD_PHONEMES)
+        ):
+            part = group[: len(part) + 1]  # in one piece, if a longer one
         parts.append(part)
         group = group[len(part) :]
         spoken += _audio_length(text, part)
