@@ -97,6 +97,28 @@ def test_no_audio_sized_allocation_per_call(tiny_model):
     assert peak_alloc >= slow.nbytes  # without a buffer the audio is allocated, and the probe sees it
 
 
+def test_streaming_into_a_buffer_allocates_nothing_audio_sized(tiny_model):
+    """Same text at half speed: twice the audio, no more memory allocated for it. Pieces are decoded with
+    their join context in a scratch buffer the model keeps (grown once), not in one of their own."""
+    buffer = np.zeros(45 * 24000, dtype=np.float32)
+
+    def peak(speed: float) -> tuple[int, int]:
+        tracemalloc.start()
+        try:
+            chunks = tiny_model.stream(LONG[:250], output=buffer, speed=speed, first_chunk_tokens=10)
+            samples = sum(len(c.audio) for c in chunks)
+            return tracemalloc.get_traced_memory()[1], samples
+        finally:
+            tracemalloc.stop()
+
+    for speed in (1.0, 0.5):  # warm up: noise table, voice cache, G2P, the scratch
+        peak(speed)
+    (peak_fast, fast), (peak_slow, slow) = peak(1.0), peak(0.5)
+    extra_audio = 4 * (slow - fast)
+    assert extra_audio > 1_000_000
+    assert peak_slow - peak_fast < 0.05 * extra_audio, (peak_fast, peak_slow, extra_audio)
+
+
 def test_bad_buffers_fail_before_any_work(tiny_model, monkeypatch):
     def must_not_run(*args, **kwargs):
         raise AssertionError("backend called")

@@ -62,7 +62,7 @@ _JOIN_CONTEXT_FRAMES = 4
 """Frames (100 ms) decoded past each side of a join between streamed pieces of one chunk, then dropped.
 Decoded alone, a piece's edges see zeros where speech goes on, and a short word that opens a piece ("a",
 "the") was swallowed: Whisper lost 4 of one 27-word passage's words, none with this context, which
-lowered the stream's WER over 5 passages x 2 seeds from 5.0% to 2.1% (docs/performance.md)."""
+lowered the stream's WER over 5 passages x 2 seeds from 5.0% to 1.9% (docs/performance.md)."""
 _LEAD_FRAMES = 2
 """Leading-silence frames kept on every chunk (50 ms). The model opens every chunk with 0.3-0.45 s of
 silence (its start token): rendered in full it would delay the first audio by that much for nothing,
@@ -197,6 +197,9 @@ class KokoroModel:
         self.decode_window_frames = window_frames(decode_window_seconds, config.samples_per_frame)
         self._noise = NoiseBank(min_length=int(DEFAULT_MAX_SECONDS * SAMPLE_RATE) + config.samples_per_frame)
         self._lock = FairLock()  # requests take turns with the model chunk by chunk
+        self._scratch = np.empty(0, dtype=np.float32)
+        """Where a streamed piece is decoded with its join context (_render; under the lock), kept and
+        grown to the longest such piece so a stream into a caller's buffer allocates nothing per piece."""
         self._token_ids = frozenset(config.vocab.values())
 
     @property
@@ -640,11 +643,11 @@ class KokoroModel:
         if not (before or after):
             self._decode(plan, tokens[lo:hi], f0, n, noise, target, offset)
             return
-        scratch = wrap_output(np.empty((hi - lo) * spf, dtype=np.float32))
-        self._decode(plan, tokens[lo:hi], f0, n, noise, scratch, 0)
-        target.host_view(offset, offset + (stop - skip) * spf)[:] = scratch.owner[
-            before * spf : (hi - lo - after) * spf
-        ]
+        if self._scratch.size < (hi - lo) * spf:
+            self._scratch = np.empty((hi - lo) * spf, dtype=np.float32)
+        scratch = self._scratch[: (hi - lo) * spf]
+        self._decode(plan, tokens[lo:hi], f0, n, noise, wrap_output(scratch), 0)
+        target.host_view(offset, offset + (stop - skip) * spf)[:] = scratch[before * spf : (hi - lo - after) * spf]
 
     def _join_context(self, plan: _Planned, target: OutputTarget, frames: int, start: int) -> tuple[int, int]:
         """Frames of ``plan``'s pass to decode before and after its own and then drop (see

@@ -30,7 +30,11 @@ log = logging.getLogger(__name__)
 
 def load_lexicon_snapshot(british: bool) -> en.Lexicon:
     """``misaki.en.Lexicon(british)``, from the cache's snapshot when there is a current one."""
-    path = _snapshot_path(british)
+    try:
+        path = _snapshot_path(british)
+    except OSError as exc:  # no cache folder to keep it in (a read-only home, say)
+        log.info("no lexicon snapshot (%s): the lexicon is rebuilt on each load", exc)
+        return en.Lexicon(british)
     try:
         state = marshal.loads(path.read_bytes())
         if isinstance(state, dict):
