@@ -216,9 +216,17 @@ def test_repeated_request_is_served_from_cache(client, app):
 
 
 def test_concurrent_clients_share_the_model(client, url):
-    expected = {i: speech(client, response_format="pcm", input=f"Client number {i} speaking.").content for i in (0, 1)}
+    """Each of 16 concurrent requests gets exactly the audio it gets alone (a streamed one starts with a
+    head of its own duration pass, so its samples are those of a stream alone, not of a whole response)."""
+    expected = {
+        (i, stream): speech(client, response_format="pcm", input=f"Client number {i} speaking.", stream=stream).content
+        for i in (0, 1)
+        for stream in (False, True)
+    }
+    assert expected[0, False] != expected[1, False]
     errors: list[str] = []
     results: dict[tuple[int, int], bytes] = {}
+    modes: dict[tuple[int, int], bool] = {}
 
     def work(worker: int) -> None:
         with httpx.Client(base_url=url, timeout=120) as own:
@@ -235,6 +243,7 @@ def test_concurrent_clients_share_the_model(client, url):
                 if r.status_code != 200:
                     errors.append(r.text)
                 results[worker, attempt] = r.content
+                modes[worker, attempt] = stream
 
     threads = [threading.Thread(target=work, args=(w,)) for w in range(8)]
     for t in threads:
@@ -242,7 +251,7 @@ def test_concurrent_clients_share_the_model(client, url):
     for t in threads:
         t.join(300)
     assert not errors and len(results) == 16
-    assert all(data == expected[worker % 2] for (worker, _), data in results.items())
+    assert all(data == expected[worker % 2, modes[worker, attempt]] for (worker, attempt), data in results.items())
 
 
 def test_websocket_speaks_sentences_as_text_arrives(url, client):
