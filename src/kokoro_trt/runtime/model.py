@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import logging
 import threading
+import unicodedata
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -32,6 +33,7 @@ from ..text import (
     check_lexicon,
     join_chunks,
     split_pauses,
+    split_sentences,
     voice_language,
     word_timestamps,
 )
@@ -69,6 +71,10 @@ silence (its start token): rendered in full it would delay the first audio by th
 stretch the pause the previous chunk already ends with, and make a ``[pause:…]`` longer than asked."""
 _LOOKAHEAD_TOKENS = 40
 """How far past a streamed head its own duration pass reads (phonemes, cut at a word end)."""
+_FIRST_BLOCK_CHARS = 2000
+"""A stream of a longer English text with no ``max_seconds`` (the server's default) reads the sentences of
+about this many characters first (~25 s of audio) and the rest once their audio is rendered, so its first
+audio does not wait for the whole text's G2P (~0.1 ms a word: 2,240 words started 1.5x later)."""
 _MAX_CHARS_PER_SECOND = 80
 """More text than a second of audio at speed 1 can speak: Kokoro reads ~16 characters a second (a 45 s
 script is ~750), and the margin covers text the normaliser drops (markup, emoji, spaces)."""
@@ -359,8 +365,11 @@ class KokoroModel:
         ``MIN_HEAD_PHONEMES``), comes alone so it arrives fast: 0.35-0.45 s on two CPU cores (``None``:
         no separate head). On the CPU the rest of that chunk follows in growing pieces, each ready
         before the audio before it has played on two cores, and decoded with a few frames of its
-        neighbours so its edges sound as in :meth:`speak`; on a GPU it follows whole. A
-        ``[pause:…]`` comes as a chunk of silence. With ``output``, chunks are written into it and
+        neighbours so its edges sound as in :meth:`speak`; on a GPU it follows whole. With no
+        ``max_seconds``, a long English text's first sentences (~2,000 characters) are read (G2P) and
+        chunked on their own and the rest once their audio is out, so the first audio does not wait for
+        the whole text (the rest is normalised first: bad input in it still fails before the first chunk).
+        A ``[pause:…]`` comes as a chunk of silence. With ``output``, chunks are written into it and
         yielded as views. Like any generator, nothing (not even checking the arguments) runs before
         the first ``next``, so a caller can start it in a worker thread. Once ``cancel`` is set the
         stream ends before its next chunk, even one already waiting for the model (a client gone)."""
@@ -372,30 +381,30 @@ class KokoroModel:
             )
         target = self._output_target(output)
         request = self._request(text, _merge(options, voice_id, speed, emotion, seed, overrides))
-        items, _ = self._items(text, phonemes, request, first_chunk_tokens)
         offset = 0
-        plans = self._plan(items, request)
-        while True:
-            with self._lock:  # planning and rendering share the backend, the noise bank and the voices
-                if cancel is not None and cancel.is_set():
-                    return
-                plan = next(plans, None)
-                if plan is None:
-                    return
-                samples = self._samples(plan)
-                if target is None:
-                    piece = wrap_output(np.empty(samples, dtype=np.float32))
-                    self._write(plan, request, piece, 0, noise_offset=offset)
-                    audio = piece.owner
+        for k, items in enumerate(self._blocks(text, phonemes, request, first_chunk_tokens)):  # G2P: not locked
+            plans = self._plan(items, request, head=k == 0)
+            while True:
+                with self._lock:  # planning and rendering share the backend, the noise bank and the voices
+                    if cancel is not None and cancel.is_set():
+                        return
+                    plan = next(plans, None)
+                    if plan is None:
+                        break
+                    samples = self._samples(plan)
+                    if target is None:
+                        piece = wrap_output(np.empty(samples, dtype=np.float32))
+                        self._write(plan, request, piece, 0, noise_offset=offset)
+                        audio = piece.owner
+                    else:
+                        target.require_capacity(offset + samples)
+                        self._write(plan, request, target, offset)
+                        audio = target.owner[offset : offset + samples]
+                if isinstance(plan, _Silence):
+                    yield AudioChunk(audio, offset, "", [])
                 else:
-                    target.require_capacity(offset + samples)
-                    self._write(plan, request, target, offset)
-                    audio = target.owner[offset : offset + samples]
-            if isinstance(plan, _Silence):
-                yield AudioChunk(audio, offset, "", [])
-            else:
-                yield AudioChunk(audio, offset, plan.chunk.text, self._words(plan, offset), plan.chunk.phonemes)
-            offset += samples
+                    yield AudioChunk(audio, offset, plan.chunk.text, self._words(plan, offset), plan.chunk.phonemes)
+                offset += samples
 
     # -- asyncio -----------------------------------------------------------------------------
 
@@ -501,10 +510,40 @@ class KokoroModel:
             raise InvalidInputError(f"text has nothing speakable: {text[:80]!r}")
         return items, len(readable) < len(text)
 
-    def _plan(self, items: list[_Item], request: _Request) -> Iterator[_PlannedItem]:
-        """Durations item by item, stopping at the sentence or pause that would pass ``max_samples``."""
+    def _blocks(self, text: str, phonemes: bool, request: _Request, head_tokens: int | None) -> Iterator[list[_Item]]:
+        """A stream's items: all at once, or for a long English text with no ``max_samples`` its first
+        sentences' (:data:`_FIRST_BLOCK_CHARS`) and then the rest's, each read (G2P) when it is needed. The
+        rest is normalised before anything is read, so bad input in it fails before the first chunk."""
+        cut = 0
+        if not phonemes and request.max_samples is None:
+            text = unicodedata.normalize("NFC", text)  # as the sentences are cut
+            cut = self._first_block_end(text, request.lang)
+        if cut:
+            frontend = self._frontend(request.lang)
+            for part in split_pauses(text[cut:]):
+                if not isinstance(part, Pause):
+                    frontend.check(part, request.lexicon, request.normalization)
+        yield self._items(text[:cut] if cut else text, phonemes, request, head_tokens)[0]
+        if cut:
+            yield self._items(text[cut:], phonemes, request)[0]
+
+    def _first_block_end(self, text: str, lang: str) -> int:
+        """Where the sentences of :data:`_FIRST_BLOCK_CHARS` or more end in ``text`` (an English text at
+        least twice that long); 0 where it is shorter, not English, or has no sentence end in range."""
+        if len(text) < 2 * _FIRST_BLOCK_CHARS or not self._frontend(lang).english:
+            return 0
+        end = 0
+        for sentence in split_sentences(text[: 2 * _FIRST_BLOCK_CHARS], lang=lang)[:-1]:  # the last may go on
+            end += len(sentence)
+            if end >= _FIRST_BLOCK_CHARS:
+                return end
+        return 0
+
+    def _plan(self, items: list[_Item], request: _Request, head: bool = True) -> Iterator[_PlannedItem]:
+        """Durations item by item, stopping at the sentence or pause that would pass ``max_samples``; with
+        ``head``, the first chunk's head is planned for a stream (see :meth:`_parts`)."""
         used = 0
-        first = next(item for item in items if isinstance(item, Chunk))
+        first = next(item for item in items if isinstance(item, Chunk)) if head else None
         for k, item in enumerate(items):
             if isinstance(item, Chunk) and item.continues:
                 continue  # planned with the piece it continues

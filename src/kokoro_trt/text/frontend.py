@@ -96,6 +96,16 @@ class TextFrontend:
         require_text(text)
         return require_speakable(text, normalize_multilingual(text, self._word_g2p().segment, lexicon))
 
+    def check(
+        self,
+        text: str,
+        lexicon: Mapping[str, str] | None = None,
+        normalization: NormalizationOptions | None = None,
+    ) -> None:
+        """Raise what :meth:`chunks` would for ``text``'s normalisation and inline phonemes, without the G2P."""
+        for override in self.normalize(text, lexicon, normalization).overrides:
+            phonemes_to_ids(override.phonemes, self.vocab)
+
     def _pieces(self, norm: NormalizedText) -> list[Piece]:
         """Phonemize normalised text into pieces covering it exactly; overrides keep their phonemes."""
         if not self.english:
