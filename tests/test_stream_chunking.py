@@ -201,6 +201,13 @@ def test_bad_input_late_in_a_long_stream_fails_before_its_first_chunk(tiny_model
         next(tiny_model.stream(f"{LATER} {LATER} Say [it](/Zit/) now.", max_seconds=None))
 
 
+def test_a_long_text_whose_end_says_nothing_alone_streams_whole(tiny_model, first_block):
+    """Its last sentences would be cut off as "nothing speakable" alone; read whole, they are dropped."""
+    text = LATER + " 👍" * 100
+    streamed = list(tiny_model.stream(text, max_seconds=None))
+    assert " ".join(c.phonemes for c in streamed) == tiny_model.speak(text, max_seconds=None).phonemes
+
+
 @pytest.mark.slow
 def test_streamed_audio_is_as_long_as_speak(real_model):
     passage = PASSAGE.replace("[Kokoro](/kˈOkəɹO/)", "Kokoro") + " The next morning, it all starts again."

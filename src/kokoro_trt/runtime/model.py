@@ -512,32 +512,39 @@ class KokoroModel:
 
     def _blocks(self, text: str, phonemes: bool, request: _Request, head_tokens: int | None) -> Iterator[list[_Item]]:
         """A stream's items: all at once, or for a long English text with no ``max_samples`` its first
-        sentences' (:data:`_FIRST_BLOCK_CHARS`) and then the rest's, each read (G2P) when it is needed. The
-        rest is normalised before anything is read, so bad input in it fails before the first chunk."""
+        sentences' (:data:`_FIRST_BLOCK_CHARS`) and then the rest's, each read (G2P) when it is needed."""
         cut = 0
         if not phonemes and request.max_samples is None:
             text = unicodedata.normalize("NFC", text)  # as the sentences are cut
-            cut = self._first_block_end(text, request.lang)
-        if cut:
-            frontend = self._frontend(request.lang)
-            for part in split_pauses(text[cut:]):
-                if not isinstance(part, Pause):
-                    frontend.check(part, request.lexicon, request.normalization)
-        yield self._items(text[:cut] if cut else text, phonemes, request, head_tokens)[0]
-        if cut:
-            yield self._items(text[cut:], phonemes, request)[0]
+            cut = self._first_block_end(text, request)
+        if not cut:
+            yield self._items(text, phonemes, request, head_tokens)[0]
+            return
+        yield self._items(text[:cut], phonemes, request, head_tokens)[0]
+        yield self._items(text[cut:], phonemes, request)[0]
 
-    def _first_block_end(self, text: str, lang: str) -> int:
-        """Where the sentences of :data:`_FIRST_BLOCK_CHARS` or more end in ``text`` (an English text at
-        least twice that long); 0 where it is shorter, not English, or has no sentence end in range."""
-        if len(text) < 2 * _FIRST_BLOCK_CHARS or not self._frontend(lang).english:
+    def _first_block_end(self, text: str, request: _Request) -> int:
+        """Where ``text`` is cut to be read in two: after its sentences of :data:`_FIRST_BLOCK_CHARS` or
+        more, if it is an English text at least twice that long whose two parts each normalise on their
+        own with valid inline phonemes (checked before anything is read, so bad input anywhere fails before
+        the first chunk); else 0, and it is read whole."""
+        frontend = self._frontend(request.lang)
+        if len(text) < 2 * _FIRST_BLOCK_CHARS or not frontend.english:
             return 0
         end = 0
-        for sentence in split_sentences(text[: 2 * _FIRST_BLOCK_CHARS], lang=lang)[:-1]:  # the last may go on
+        for sentence in split_sentences(text[: 2 * _FIRST_BLOCK_CHARS], lang=request.lang)[:-1]:  # the last may go on
             end += len(sentence)
             if end >= _FIRST_BLOCK_CHARS:
-                return end
-        return 0
+                break
+        else:
+            return 0
+        try:
+            for part in [*split_pauses(text[:end]), *split_pauses(text[end:])]:
+                if not isinstance(part, Pause):
+                    frontend.check(part, request.lexicon, request.normalization)
+        except InvalidInputError:
+            return 0  # the whole text's own error, or a part with nothing to say alone ("👍" at the end)
+        return end
 
     def _plan(self, items: list[_Item], request: _Request, head: bool = True) -> Iterator[_PlannedItem]:
         """Durations item by item, stopping at the sentence or pause that would pass ``max_samples``; with
