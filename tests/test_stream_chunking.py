@@ -203,7 +203,8 @@ def test_bad_input_late_in_a_long_stream_fails_before_its_first_chunk(tiny_model
 
 def test_a_long_text_whose_end_says_nothing_alone_streams_whole(tiny_model, first_block):
     """Its last sentences would be cut off as "nothing speakable" alone; read whole, they are dropped."""
-    text = LATER + " 👍" * 100
+    text = LATER + " 👍" * 150
+    assert len(text) >= 2 * first_block  # long enough to be cut
     streamed = list(tiny_model.stream(text, max_seconds=None))
     assert " ".join(c.phonemes for c in streamed) == tiny_model.speak(text, max_seconds=None).phonemes
 
