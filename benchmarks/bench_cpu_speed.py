@@ -10,9 +10,10 @@ machine's load average; each candidate's audio is compared with the baseline's (
 log-spectral distance must stay far below the 1 dB the parity tests allow.
 
 Candidates: ``upstream`` (today's graph: Snake as exported from kokoro, today's session options) is
-the baseline; ``folded`` (the exported graph, :mod:`kokoro_trt.export.snake`); ``folded+kernel`` (what
-the CPU runs: that graph with each Snake block as one ``AdaSnake`` node, :mod:`kokoro_trt.runtime.snake_graph`;
-absent without a C compiler); ``folded+no-spin`` (intra-op threads sleep instead of spinning between ops);
+the baseline; ``folded`` (the exported graph, :mod:`kokoro_trt.export.snake`); ``folded+kernel``
+(that graph with each Snake block as one ``AdaSnake`` node, :mod:`kokoro_trt.runtime.snake_graph`);
+``cpu`` (what the CPU runs: ``folded+kernel`` with the kernel-11 convolutions in the frequency domain,
+:mod:`kokoro_trt.runtime.cpu_decoder`); the last two are absent without a C compiler; ``folded+no-spin`` (intra-op threads sleep instead of spinning between ops);
 ``folded+daz`` (denormals as zero).
 Figures and the candidates that lost: ``docs/performance.md``.
 """
@@ -25,12 +26,14 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 
 from benchmarks.bench_runtime import SENTENCES, VOICE, build_torch_eager
 from kokoro_trt.runtime.backends.ort import decoder_feeds
-from kokoro_trt.runtime.snake_graph import fused_cpu_decoder
+from kokoro_trt.runtime.cpu_decoder import fused_cpu_decoder
+from kokoro_trt.runtime.snake_graph import fuse_snakes
 from tests.audio_metrics import log_spectral_distance
 
 ROUNDS = int(os.environ.get("KOKORO_TRT_SPEED_ROUNDS", "7"))
@@ -98,9 +101,13 @@ def test_decoder_candidates(benchmark, real_graphs, upstream_decoder, decoder_in
     }
     fused = fused_cpu_decoder(real_graphs)
     if fused is not None:  # the shipped CPU decoder, where a C compiler is found
-        options = _options()
-        options.register_custom_ops_library(str(fused[1]))
-        sessions["folded+kernel"] = ort.InferenceSession(str(fused[0]), options)
+        graph, library = fused
+        snakes_only = onnx.load(folded)
+        fuse_snakes(snakes_only)
+        for name, model in (("folded+kernel", snakes_only.SerializeToString()), ("cpu", str(graph))):
+            options = _options()
+            options.register_custom_ops_library(str(library))
+            sessions[name] = ort.InferenceSession(model, options)
     runs = {name: (lambda s=s: s.run(None, decoder_inputs)[0]) for name, s in sessions.items()}
     audio = {name: run() for name, run in runs.items()}  # warm-up, and the audio to compare
     load_before = os.getloadavg()

@@ -14,7 +14,8 @@ from onnx import TensorProto, helper
 from kokoro_trt.graphs import GraphSet
 from kokoro_trt.runtime import load_kokoro, snake_kernel
 from kokoro_trt.runtime.backends.ort import session_options
-from kokoro_trt.runtime.snake_graph import fuse_snakes, snake_decoder
+from kokoro_trt.runtime.cpu_decoder import cpu_decoder
+from kokoro_trt.runtime.snake_graph import fuse_snakes
 
 CHANNELS = 6
 
@@ -127,11 +128,14 @@ def test_fuse_snakes_rewrites_the_pattern_and_nothing_else() -> None:
 
 def test_the_fused_decoder_speaks_as_the_stock_one(library, tiny_graphs, tmp_path) -> None:
     graphs = _copy(tiny_graphs, tmp_path)
-    path = snake_decoder(graphs)
-    assert path is not None and path.name == "decoder-snake.onnx"
-    record = json.loads((graphs.directory / "decoder-snake.json").read_text())
+    path = cpu_decoder(graphs)
+    assert path is not None and path.name == "decoder-cpu.onnx"
+    record = json.loads((graphs.directory / "decoder-cpu.json").read_text())
     sines = sum(n.op_type == "Sin" for n in _nodes(graphs.path("decoder")))
     assert record["fused"] == sum(n.op_type == "AdaSnake" for n in _nodes(path)) > 0
+    long_convolutions = sum(_kernel(n, graphs.path("decoder")) == 11 for n in _nodes(graphs.path("decoder")))
+    assert record["spectral"] == long_convolutions > 0  # the harmonic branch's kernel-11 block, undilated
+    assert not any(_kernel(n, path) == 11 for n in _nodes(path))
     assert sines - record["fused"] == sum(n.op_type == "Sin" for n in _nodes(path))  # the harmonic source keeps its own
     feeds = _decoder_feeds(graphs)
     stock = _session(graphs.path("decoder").read_bytes()).run(None, feeds)[0]
@@ -141,21 +145,33 @@ def test_the_fused_decoder_speaks_as_the_stock_one(library, tiny_graphs, tmp_pat
 
 def test_a_damaged_or_stale_fused_decoder_is_written_again(library, tiny_graphs, tmp_path, caplog) -> None:
     graphs = _copy(tiny_graphs, tmp_path)
-    path = snake_decoder(graphs)
+    path = cpu_decoder(graphs)
     good = path.read_bytes()
     damaged = bytearray(good)
     damaged[len(damaged) // 2] ^= 0xFF
     path.write_bytes(bytes(damaged))
     with caplog.at_level(logging.WARNING):
-        assert snake_decoder(graphs) == path
+        assert cpu_decoder(graphs) == path
     assert "no longer matches" in caplog.text
     assert path.read_bytes() == good
-    record_path = graphs.directory / "decoder-snake.json"
+    record_path = graphs.directory / "decoder-cpu.json"
     record = json.loads(record_path.read_text())
     record_path.write_text(json.dumps({**record, "source_sha256": "0" * 64}))
     mtime = path.stat().st_mtime_ns
-    assert snake_decoder(graphs) == path and path.stat().st_mtime_ns != mtime
+    assert cpu_decoder(graphs) == path and path.stat().st_mtime_ns != mtime
     assert json.loads(record_path.read_text())["source_sha256"] == record["source_sha256"]
+
+
+def test_writing_the_cpu_decoder_removes_its_former_snake_only_files(library, tiny_graphs, tmp_path) -> None:
+    graphs = _copy(tiny_graphs, tmp_path)
+    former = [
+        graphs.directory / name for name in ("decoder-snake.onnx", "decoder-snake.json", "verified-decoder-snake.json")
+    ]
+    for path in former:
+        path.write_bytes(b"213 MB once")
+    assert cpu_decoder(graphs) is not None
+    assert not any(path.exists() for path in former)
+    assert graphs.path("decoder").is_file()
 
 
 def test_the_cpu_backend_runs_the_fused_decoder_and_the_stock_one_without_a_compiler(
@@ -184,7 +200,7 @@ def test_a_library_that_does_not_load_leaves_the_stock_decoder(tiny_graphs, tmp_
     bogus = tmp_path / "not-a-library.so"
     bogus.write_bytes(b"not an ELF file")
     graphs = _copy(tiny_graphs, tmp_path)
-    monkeypatch.setattr(ort_backend, "fused_cpu_decoder", lambda graphs, stock: (snake_decoder(graphs, stock), bogus))
+    monkeypatch.setattr(ort_backend, "fused_cpu_decoder", lambda graphs, stock: (cpu_decoder(graphs, stock), bogus))
     with caplog.at_level(logging.WARNING):
         backend = ort_backend.OnnxRuntimeBackend(graphs, device="cpu")
     assert not backend.fused_snake
@@ -199,7 +215,7 @@ def test_kokoro_trt_export_writes_the_fused_decoder(tiny_graphs, tmp_path, monke
     graphs = _copy(tiny_graphs, tmp_path)
     monkeypatch.setattr(pipeline, "export_model", lambda *a, **k: graphs)
     assert main(["export"]) == 0
-    assert (graphs.directory / "decoder-snake.onnx").is_file()  # for installs that run graphs without onnx
+    assert (graphs.directory / "decoder-cpu.onnx").is_file()  # for installs that run graphs without onnx
 
 
 def test_a_compiler_without_march_native_builds_the_portable_kernel(tmp_path, monkeypatch) -> None:
@@ -233,11 +249,11 @@ def test_the_switch_turns_the_kernel_off(monkeypatch) -> None:
 
 
 def _copy(graphs: GraphSet, tmp_path) -> GraphSet:
-    """A private copy of the tiny graph set (without any fused decoder), for tests that write into it."""
+    """A private copy of the tiny graph set (without any CPU decoder), for tests that write into it."""
     target = tmp_path / "graphs"
     target.mkdir()
     for path in graphs.directory.iterdir():
-        if path.is_file() and "snake" not in path.name:
+        if path.is_file() and "-cpu" not in path.name:
             shutil.copy(path, target / path.name)
     return GraphSet.load(target)
 
@@ -246,6 +262,17 @@ def _nodes(path):
     import onnx
 
     return onnx.load(str(path), load_external_data=False).graph.node
+
+
+def _kernel(node, path) -> int | None:
+    """The kernel width of an undilated ``Conv`` node of the graph at ``path`` whose weight is an initializer."""
+    import onnx
+
+    if node.op_type != "Conv" or any(a.name == "dilations" and list(a.ints) != [1] for a in node.attribute):
+        return None
+    weights = {t.name: t for t in onnx.load(str(path), load_external_data=False).graph.initializer}
+    weight = weights.get(node.input[1])
+    return None if weight is None else weight.dims[-1]
 
 
 def _decoder_feeds(graphs: GraphSet) -> dict[str, np.ndarray]:

@@ -40,15 +40,15 @@ def _speak(args: argparse.Namespace) -> None:
 
 def _export(args: argparse.Namespace) -> None:
     from .export.pipeline import export_model
-    from .runtime.snake_graph import snake_decoder
+    from .runtime.cpu_decoder import cpu_decoder
 
     graphs = export_model(args.weights, out_dir=args.out, force=args.force)
-    snake_decoder(graphs)  # the CPU decoders with the fused Snake kernel, for installs without onnx
+    cpu_decoder(graphs)  # the CPU decoders (fused Snake kernel, spectral convolutions), for installs without onnx
     if args.int8:
         from .runtime.int8 import ensure_int8_decoder
 
         int8 = ensure_int8_decoder(graphs, force=args.force, voices_dir=args.voices_dir)
-        snake_decoder(graphs, int8)
+        cpu_decoder(graphs, int8)
         print(int8)
     print(graphs.directory)
 

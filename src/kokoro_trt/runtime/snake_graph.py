@@ -1,51 +1,23 @@
-"""The CPU decoder graph with every Snake block as one ``AdaSnake`` node (see :mod:`.snake_kernel`).
+"""The Snake blocks of the decoder graph as ``AdaSnake`` nodes (see :mod:`.snake_kernel`).
 
 :func:`fuse_snakes` rewrites each ``InstanceNormalization → Sin → Mul(s, s) → Add(u, ·)`` of the exported
 decoder (export/snake.py's folded blocks) into ``kokoro_trt.AdaSnake(x, scale, bias)``; everything else,
-weights included, is untouched. :func:`snake_decoder` keeps the result beside its source as
-``decoder-snake.onnx`` (``decoder-int8-snake.onnx`` for the INT8 decoder) with a record
-(``decoder-snake.json``: the sha256 of the decoder it came from, of this code, and of itself), so a
-damaged, stale or foreign file is rebuilt, never run. The GPU backends keep the stock decoder.
-Rewriting needs ``onnx`` (the ``export`` extra; ~3 s once); ``kokoro-trt export`` writes it too, so a
-runtime-only install of exported graphs has it.
+weights included, is untouched. :mod:`.cpu_decoder` applies it, with :mod:`.spectral_conv`, to the graph
+ONNX Runtime CPU runs.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
-import logging
 from collections import defaultdict
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..graphs import MANIFEST_NAME, GraphSet
-from ..storage import (
-    atomic_write,
-    cache_lock,
-    mismatched_files,
-    quarantine,
-    remove_stale_temporaries,
-    replacing,
-    sha256_file,
-)
-from .snake_kernel import DOMAIN, OP_TYPE, snake_kernel_library
+from .snake_kernel import DOMAIN, OP_TYPE
 
 if TYPE_CHECKING:
     import onnx
 
-logger = logging.getLogger(__name__)
-
 EPSILON = 1e-5
 """The kernel's instance-norm epsilon (torch's default, the exported decoder's): other norms stay as they are."""
-
-
-@functools.cache
-def code_sha256() -> str:
-    """sha256 of this module's source (the rewrite) and of the kernel's (the op's meaning)."""
-    here = Path(__file__).parent
-    return hashlib.sha256((here / "snake_graph.py").read_bytes() + (here / "snake_kernel.c").read_bytes()).hexdigest()
 
 
 def fuse_snakes(model: onnx.ModelProto) -> int:
@@ -103,92 +75,3 @@ def _snake_after(
     if readers[square] != adds or sorted(nodes[adds[0]].input) != sorted([u, square]):
         return None
     return adds[0], [sines[0], *squares, adds[0]]
-
-
-def _files(source: Path) -> tuple[Path, Path, Path]:
-    """The fused graph of ``source`` (``decoder.onnx`` → ``decoder-snake.onnx``), its record and its stamps."""
-    stem = f"{source.stem}-snake"
-    return source.with_name(f"{stem}.onnx"), source.with_name(f"{stem}.json"), source.with_name(f"verified-{stem}.json")
-
-
-def _source_sha256(graphs: GraphSet, source: Path) -> str | None:
-    """The sha256 the manifest on disk records for ``source`` (the FP32 decoder, or the INT8 one it lists,
-    which may have been built after ``graphs`` was read)."""
-    try:
-        manifest = json.loads((graphs.directory / MANIFEST_NAME).read_text())
-        entries = [*manifest["graphs"].values(), manifest.get("int8") or {}]
-    except (OSError, ValueError, KeyError, AttributeError):
-        return None
-    return next((e.get("sha256") for e in entries if isinstance(e, dict) and e.get("file") == source.name), None)
-
-
-def _current(source: Path, source_sha256: str) -> Path | None:
-    """The fused graph when it was made from this decoder (``source_sha256``) by this code and is intact;
-    damage is quarantined."""
-    path, record_path, verified = _files(source)
-    try:
-        record = json.loads(record_path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or not path.is_file():
-        return None
-    if record.get("source_sha256") != source_sha256 or record.get("code_sha256") != code_sha256():
-        return None
-    if mismatched_files({path: record.get("sha256", "")}, verified):
-        quarantine(path, "no longer matches the sha256 recorded when it was written")
-        return None
-    return path
-
-
-def snake_decoder(graphs: GraphSet, source: Path | None = None) -> Path | None:
-    """The fused form of ``source`` (a decoder of ``graphs``, by default the FP32 one), written on first
-    use; ``None`` when it cannot be (no ``onnx``, a read-only folder, no Snake block): ``source`` then runs."""
-    source = source or graphs.path("decoder")
-    source_sha256 = _source_sha256(graphs, source)
-    if source_sha256 is None:
-        logger.warning("%s is not in %s's manifest: it runs as it is", source.name, graphs.directory)
-        return None
-    current = _current(source, source_sha256)
-    if current is not None:
-        return current
-    try:
-        import onnx
-    except ImportError:
-        logger.info("no fused form of %s and no onnx to write it: the stock decoder runs", source)
-        return None
-    target, record_path, _ = _files(source)
-    try:
-        with cache_lock(target):
-            current = _current(source, source_sha256)  # another process may have written it meanwhile
-            if current is not None:
-                return current
-            remove_stale_temporaries(target.parent, [target.name, record_path.name])
-            model = onnx.load(str(source))
-            count = fuse_snakes(model)
-            if count == 0:
-                logger.warning("no Snake block found in %s: the stock decoder runs", source)
-                return None
-            record_path.unlink(missing_ok=True)  # no reader pairs the new file with the old record
-            with replacing(target) as f:
-                f.write(model.SerializeToString())
-            record = {
-                "source_sha256": source_sha256,
-                "code_sha256": code_sha256(),
-                "sha256": sha256_file(target),
-                "fused": count,
-            }
-            atomic_write(record_path, json.dumps(record, indent=2))
-    except OSError as exc:
-        logger.warning("could not write the fused decoder beside %s (%s): the stock decoder runs", source, exc)
-        return None
-    logger.info("wrote the fused decoder (%d Snake blocks): %s", count, target)
-    return target
-
-
-def fused_cpu_decoder(graphs: GraphSet, source: Path | None = None) -> tuple[Path, Path] | None:
-    """(fused form of ``source``, kernel library) for ONNX Runtime CPU, or ``None`` to run ``source`` as it is."""
-    library = snake_kernel_library()
-    if library is None:
-        return None
-    graph = snake_decoder(graphs, source)
-    return None if graph is None else (graph, library)

@@ -19,8 +19,9 @@ Session settings, chosen on purpose:
   sequential calls but made a 5-minute server stream grow by 460-500 MiB instead of 16 MiB (freed
   blocks fragment the worker threads' malloc arenas), so it is off.
 
-On the CPU the decoder runs its fused form where it can: each Snake block one multi-threaded custom op
-(:mod:`..snake_graph`, :mod:`..snake_kernel`; ~1.2x faster), else the stock graph.
+On the CPU the decoder runs its rewritten form where it can (:mod:`..cpu_decoder`): each Snake block one
+multi-threaded custom op (:mod:`..snake_kernel`; ~1.2x faster) and the kernel-11 convolutions in the
+frequency domain (:mod:`..spectral_conv`; ~1.15x more), else the stock graph.
 
 The decoder's output is bound with IOBinding to the caller's buffer, so audio lands in place.
 """
@@ -37,7 +38,7 @@ import onnxruntime as ort
 from ...errors import BackendUnavailableError
 from ...graphs import GraphSet
 from ..buffers import OutputTarget
-from ..snake_graph import fused_cpu_decoder
+from ..cpu_decoder import fused_cpu_decoder
 from .base import TextFeatures, backend_errors
 
 logger = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ class OnnxRuntimeBackend:
         self.output_devices = ("cpu", "cuda") if device == "cuda" else ("cpu",)
         options = session_options(self.threads)
         self.fused_snake = False
-        """Whether the decoder runs the fused Snake kernel (:mod:`..snake_graph`): on the CPU, with a C compiler."""
+        """Whether the decoder runs its CPU form (:mod:`..cpu_decoder`): on the CPU, with a C compiler."""
         with backend_errors(self.name, "load"):
             self.sessions = {
                 stage: ort.InferenceSession(str(path), options, providers=providers)
@@ -119,7 +120,7 @@ class OnnxRuntimeBackend:
         self.samples_per_frame = graphs.samples_per_frame
 
     def _cpu_decoder(self, graphs: GraphSet, stock: Path, options: ort.SessionOptions) -> ort.InferenceSession:
-        """The fused form of the decoder ``stock`` (:mod:`..snake_graph`) where it can run here, else ``stock``
+        """The CPU form of the decoder ``stock`` (:mod:`..cpu_decoder`) where it can run here, else ``stock``
         with the other stages' ``options``."""
         fused = fused_cpu_decoder(graphs, stock)
         if fused is not None:

@@ -1,0 +1,96 @@
+"""The long convolutions rewritten into the frequency domain (``runtime/spectral_conv.py``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from kokoro_trt.runtime import spectral_conv
+from kokoro_trt.runtime.backends.ort import session_options
+from kokoro_trt.runtime.spectral_conv import spectral_convs
+
+CHANNELS = 12
+
+
+def _conv_model(
+    taps: int = 11,
+    *,
+    channels: tuple[int, int] = (CHANNELS, CHANNELS),
+    bias: bool = True,
+    weight_input: bool = False,
+    **attributes,
+) -> onnx.ModelProto:
+    """x [1, C_in, L] → Conv (same padding unless ``pads`` says otherwise) → Relu → y."""
+    rng = np.random.default_rng(taps)
+    out_channels, in_channels = channels
+    weight = (rng.standard_normal((out_channels, in_channels, taps)) / np.sqrt(in_channels * taps)).astype(np.float32)
+    attributes.setdefault("pads", [(taps - 1) // 2] * 2)
+    inputs = ["x", "w", "b"] if bias else ["x", "w"]
+    nodes = [helper.make_node("Conv", inputs, ["c"], **attributes), helper.make_node("Relu", ["c"], ["y"])]
+    initializers = [numpy_helper.from_array(rng.standard_normal(out_channels).astype(np.float32), "b")] if bias else []
+    graph_inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, in_channels, "L"])]
+    if weight_input:
+        graph_inputs.append(helper.make_tensor_value_info("w", TensorProto.FLOAT, list(weight.shape)))
+    else:
+        initializers.append(numpy_helper.from_array(weight, "w"))
+    graph = helper.make_graph(
+        nodes,
+        "conv",
+        graph_inputs,
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, out_channels, "L"])],
+        initializers,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(model.SerializeToString(), session_options(2), providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": x})[0]
+
+
+@pytest.mark.parametrize("taps", [11, 13, 17])
+@pytest.mark.parametrize("bias", [True, False])
+def test_the_rewrite_computes_the_convolution_at_every_length(taps, bias) -> None:
+    stock = _conv_model(taps, bias=bias)
+    rewritten = _conv_model(taps, bias=bias)
+    assert spectral_convs(rewritten) == 1
+    assert "w" not in {t.name for t in rewritten.graph.initializer}  # the time-domain weights are gone
+    rng = np.random.default_rng(3)
+    valid = spectral_conv.BLOCK - taps + 1
+    for length in (1, taps // 2, valid - 1, valid, valid + 1, 2 * valid, 1000):
+        x = rng.standard_normal((1, CHANNELS, length)).astype(np.float32)
+        expected, got = _run(stock, x), _run(rewritten, x)
+        assert got.shape == expected.shape == (1, CHANNELS, length)
+        assert np.abs(got - expected).max() <= 2e-6 * max(1.0, float(np.abs(expected).max())), length
+
+
+def test_a_long_input_matches_to_float32_rounding() -> None:
+    stock, rewritten = _conv_model(), _conv_model()
+    spectral_convs(rewritten)
+    x = (np.random.default_rng(5).standard_normal((1, CHANNELS, 48_000)) * 4).astype(np.float32)
+    expected = _run(stock, x)
+    assert np.abs(_run(rewritten, x) - expected).max() <= 1e-6 * float(np.abs(expected).max())
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        _conv_model(7),  # too short to gain
+        _conv_model(19),  # a block of 32 holds fewer than its 18 samples of overlap twice
+        _conv_model(12, pads=[5, 6]),  # even
+        _conv_model(11, dilations=[3], pads=[15, 15]),
+        _conv_model(11, strides=[2]),
+        _conv_model(11, pads=[0, 0]),  # shortens its input
+        _conv_model(11, channels=(2 * CHANNELS, CHANNELS)),  # not square
+        _conv_model(11, channels=(256, 256)),  # 18 MB of weights once transformed
+        _conv_model(11, weight_input=True),
+    ],
+    ids=["kernel-7", "kernel-19", "even", "dilated", "strided", "valid", "not-square", "wide", "weight-input"],
+)
+def test_other_convolutions_are_left_as_they_are(model) -> None:
+    before = model.SerializeToString()
+    assert spectral_convs(model) == 0
+    assert model.SerializeToString() == before
