@@ -66,8 +66,8 @@ def snake_kernel_library() -> Path | None:
     compiler = _compiler()
     if compiler is None:
         logger.warning(
-            "no C compiler (cc, or $CC): the decoder's Snake blocks run on ONNX Runtime's own ops, ~1.2x slower "
-            "on the CPU. Install one (e.g. `apt install gcc`) for the fused kernel."
+            "no C compiler (cc, or $CC): the CPU runs the stock decoder (Snake blocks on ONNX Runtime's own ops), "
+            "~1.3x slower. Install one (e.g. `apt install gcc`) for the fused kernel."
         )
         return None
     try:
