@@ -10,11 +10,11 @@ machine's load average; each candidate's audio is compared with the baseline's (
 log-spectral distance must stay far below the 1 dB the parity tests allow.
 
 Candidates: ``upstream`` (today's graph: Snake as exported from kokoro, today's session options) is
-the baseline; ``folded`` (the exported graph, :mod:`kokoro_trt.export.snake`); ``folded+kernel``
-(that graph with each Snake block as one ``AdaSnake`` node, :mod:`kokoro_trt.runtime.snake_graph`);
-``cpu`` (what the CPU runs: ``folded+kernel`` with the kernel-11 convolutions in the frequency domain,
-:mod:`kokoro_trt.runtime.cpu_decoder`); the last two are absent without a C compiler; ``folded+no-spin`` (intra-op threads sleep instead of spinning between ops);
-``folded+daz`` (denormals as zero).
+the baseline; ``folded`` (the exported graph, :mod:`kokoro_trt.export.snake`); ``folded+no-spin``
+(intra-op threads sleep instead of spinning between ops); ``folded+daz`` (denormals as zero); and,
+where a C compiler is found, ``folded+kernel`` (each Snake block as one ``AdaSnake`` node,
+:mod:`kokoro_trt.runtime.snake_graph`) and ``cpu`` (what the CPU runs: ``folded+kernel`` with the
+kernel-11 convolutions in the frequency domain, :mod:`kokoro_trt.runtime.cpu_decoder`).
 Figures and the candidates that lost: ``docs/performance.md``.
 """
 

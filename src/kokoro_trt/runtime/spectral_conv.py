@@ -90,17 +90,18 @@ def spectral_convs(model: onnx.ModelProto) -> int:
 def _eligible(node: Any, initializers: dict[str, Any]) -> _Conv | None:
     """A ``Conv`` this module rewrites: square constant weights within ``MAX_KERNEL_BYTES`` once transformed,
     ``MIN_KERNEL`` ≤ odd k ≤ ``BLOCK/2 + 1``, stride 1, no dilation or groups, padded to keep its length."""
+    import onnx
     from onnx import helper, numpy_helper
 
     if node.op_type != "Conv" or len(node.input) < 2 or node.input[1] not in initializers:
         return None
-    weight = numpy_helper.to_array(initializers[node.input[1]])
-    if weight.ndim != 3 or weight.shape[0] != weight.shape[1] or weight.dtype != np.float32:
+    tensor = initializers[node.input[1]]  # shape and type first: most weights are never converted
+    if len(tensor.dims) != 3 or tensor.dims[0] != tensor.dims[1] or tensor.data_type != onnx.TensorProto.FLOAT:
         return None
-    taps = weight.shape[2]
+    channels, _, taps = tensor.dims
     if taps < MIN_KERNEL or taps % 2 == 0 or 2 * (taps - 1) > BLOCK:
         return None
-    if 16 * (BLOCK // 2 + 1) * weight.shape[0] ** 2 > MAX_KERNEL_BYTES:
+    if 16 * (BLOCK // 2 + 1) * channels**2 > MAX_KERNEL_BYTES:
         return None
     attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     same = [(taps - 1) // 2] * 2
@@ -117,7 +118,7 @@ def _eligible(node: Any, initializers: dict[str, Any]) -> _Conv | None:
         if node.input[2] not in initializers:
             return None
         bias = numpy_helper.to_array(initializers[node.input[2]])
-    return _Conv(weight, bias)
+    return _Conv(numpy_helper.to_array(tensor), bias)
 
 
 class _Builder:
