@@ -133,9 +133,8 @@ def test_the_fused_decoder_speaks_as_the_stock_one(library, tiny_graphs, tmp_pat
     record = json.loads((graphs.directory / "decoder-cpu.json").read_text())
     sines = sum(n.op_type == "Sin" for n in _nodes(graphs.path("decoder")))
     assert record["fused"] == sum(n.op_type == "AdaSnake" for n in _nodes(path)) > 0
-    long_convolutions = sum(_kernel(n, graphs.path("decoder")) == 11 for n in _nodes(graphs.path("decoder")))
-    assert record["spectral"] == long_convolutions > 0  # the harmonic branch's kernel-11 block, undilated
-    assert not any(_kernel(n, path) == 11 for n in _nodes(path))
+    assert record["spectral"] == _undilated_convolutions(graphs.path("decoder"), 11) > 0  # the harmonic branch's
+    assert _undilated_convolutions(path, 11) == 0
     assert sines - record["fused"] == sum(n.op_type == "Sin" for n in _nodes(path))  # the harmonic source keeps its own
     feeds = _decoder_feeds(graphs)
     stock = _session(graphs.path("decoder").read_bytes()).run(None, feeds)[0]
@@ -264,15 +263,18 @@ def _nodes(path):
     return onnx.load(str(path), load_external_data=False).graph.node
 
 
-def _kernel(node, path) -> int | None:
-    """The kernel width of an undilated ``Conv`` node of the graph at ``path`` whose weight is an initializer."""
+def _undilated_convolutions(path, taps: int) -> int:
+    """How many undilated ``Conv`` nodes of the graph at ``path`` have a constant weight of ``taps`` taps."""
     import onnx
 
-    if node.op_type != "Conv" or any(a.name == "dilations" and list(a.ints) != [1] for a in node.attribute):
-        return None
-    weights = {t.name: t for t in onnx.load(str(path), load_external_data=False).graph.initializer}
-    weight = weights.get(node.input[1])
-    return None if weight is None else weight.dims[-1]
+    graph = onnx.load(str(path), load_external_data=False).graph
+    widths = {t.name: t.dims[-1] for t in graph.initializer}
+    return sum(
+        node.op_type == "Conv"
+        and widths.get(node.input[1]) == taps
+        and all(a.name != "dilations" or list(a.ints) == [1] for a in node.attribute)
+        for node in graph.node
+    )
 
 
 def _decoder_feeds(graphs: GraphSet) -> dict[str, np.ndarray]:
