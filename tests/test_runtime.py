@@ -210,6 +210,23 @@ def test_stream_yields_the_same_audio_as_speak(tiny_model):
     assert np.array_equal(streamed, in_place)
 
 
+def test_only_the_decoders_threads_spin_between_runs(tiny_model):
+    """The short stages' idle threads sleep, so they leave the cores to the decoder call after them."""
+
+    def spins(stage: str) -> bool:
+        options = tiny_model.backend.sessions[stage].get_session_options()
+        try:
+            return options.get_session_config_entry("session.intra_op.allow_spinning") != "0"
+        except RuntimeError:  # not set: ONNX Runtime's default, spinning
+            return True
+
+    assert {stage: spins(stage) for stage in ("duration", "prosody", "decoder")} == {
+        "duration": False,
+        "prosody": False,
+        "decoder": True,
+    }
+
+
 def test_stages_are_public(tiny_model):
     phonemes = tiny_model.phonemize("Hello world.")
     ids = tiny_model.ids(phonemes)

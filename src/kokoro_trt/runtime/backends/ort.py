@@ -8,9 +8,11 @@ Session settings, chosen on purpose:
   every length that cache only grows;
 * ``ORT_ENABLE_ALL`` graph optimisation, sequential execution (the graphs are chains: the parallel
   executor ran the decoder 0.6-0.8× as fast, bench_cpu_speed);
-* intra-op threads spin between ops (ONNX Runtime's default): sleeping instead gives CPU back to a
-  shared host but ran the decoder 0.955-1.01× as fast in two busy runs of bench_cpu_speed, and
-  would cost more on a quiet machine;
+* the decoder's intra-op threads spin between ops (ONNX Runtime's default): sleeping instead gives CPU
+  back to a shared host but ran the decoder 0.955-1.01× as fast in two busy runs of bench_cpu_speed,
+  and would cost more on a quiet machine. The duration and prosody sessions' threads sleep: each
+  session has its own pool, and theirs, spinning on after their short runs, took the cores from the
+  decoder call that follows (a stream's first audio 0.39 → 0.32 s on two cores; docs/performance.md);
 * the CPU arena keeps its peak, which the chunk cap bounds (``CHUNK_PHONEMES``, ~18 s of audio a pass):
   resident memory grows to that of the longest chunk so far (~19 MB per second of its audio), then stays
   (``load_kokoro(decode_window_seconds=6)`` caps it at ~160 MB; without the arena or with
@@ -48,9 +50,12 @@ def default_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def session_options(threads: int) -> ort.SessionOptions:
+def session_options(threads: int, spinning: bool = True) -> ort.SessionOptions:
+    """The settings above; ``spinning=False``: idle intra-op threads sleep at once (the short stages)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -103,25 +108,25 @@ class OnnxRuntimeBackend:
         if int8_decoder is not None:
             paths["decoder"] = Path(int8_decoder)
         self.output_devices = ("cpu", "cuda") if device == "cuda" else ("cpu",)
-        options = session_options(self.threads)
         self.fused_snake = False
         """Whether the decoder runs its CPU form (:mod:`..cpu_decoder`): on the CPU, with a C compiler."""
         with backend_errors(self.name, "load"):
             self.sessions = {
-                stage: ort.InferenceSession(str(path), options, providers=providers)
+                stage: ort.InferenceSession(
+                    str(path), session_options(self.threads, spinning=stage == "decoder"), providers=providers
+                )
                 for stage, path in paths.items()
                 if not (device == "cpu" and stage == "decoder")
             }
         if device == "cpu":
-            self.sessions["decoder"] = self._cpu_decoder(graphs, paths["decoder"], options)
+            self.sessions["decoder"] = self._cpu_decoder(graphs, paths["decoder"])
         active = self.sessions["decoder"].get_providers()[0]
         if device == "cuda" and active != "CUDAExecutionProvider":
             raise BackendUnavailableError(f"ONNX Runtime fell back to {active}: no usable CUDA device")
         self.samples_per_frame = graphs.samples_per_frame
 
-    def _cpu_decoder(self, graphs: GraphSet, stock: Path, options: ort.SessionOptions) -> ort.InferenceSession:
-        """The CPU form of the decoder ``stock`` (:mod:`..cpu_decoder`) where it can run here, else ``stock``
-        with the other stages' ``options``."""
+    def _cpu_decoder(self, graphs: GraphSet, stock: Path) -> ort.InferenceSession:
+        """The CPU form of the decoder ``stock`` (:mod:`..cpu_decoder`) where it can run here, else ``stock``."""
         fused = fused_cpu_decoder(graphs, stock)
         if fused is not None:
             graph, library = fused
@@ -135,7 +140,7 @@ class OnnxRuntimeBackend:
                 self.fused_snake = True
                 return session
         with backend_errors(self.name, "load"):
-            return ort.InferenceSession(str(stock), options, providers=["CPUExecutionProvider"])
+            return ort.InferenceSession(str(stock), session_options(self.threads), providers=["CPUExecutionProvider"])
 
     def durations(self, input_ids: np.ndarray, style: np.ndarray, speed: float) -> TextFeatures:
         inputs = {"input_ids": input_ids, "style": style, "speed": np.array([speed], dtype=np.float32)}
