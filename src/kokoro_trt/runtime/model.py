@@ -60,17 +60,20 @@ logger = logging.getLogger(__name__)
 
 ReturnTensors = Literal["np", "pt"]
 
-_JOIN_CONTEXT_FRAMES = 4
-"""Frames (100 ms) decoded past each side of a join between streamed pieces of one chunk, then dropped.
+_JOIN_CONTEXT_FRAMES = 2
+"""Frames (50 ms) decoded past each side of a join between streamed pieces of one chunk, then dropped.
 Decoded alone, a piece's edges see zeros where speech goes on, and a short word that opens a piece ("a",
 "the") was swallowed: Whisper lost 4 of one 27-word passage's words, none with this context, which
-lowered the stream's WER over 5 passages x 2 seeds from 5.0% to 1.9% (docs/performance.md)."""
+lowered the stream's WER over 5 passages x 2 seeds from 5.0% to 1.9%. Six texts x 4 voices streamed with
+0, 2 and 4 frames: WER 8.0%, 4.0% and 4.1%; 2 frames decode faster (docs/performance.md)."""
 _LEAD_FRAMES = 2
 """Leading-silence frames kept on every chunk (50 ms). The model opens every chunk with 0.3-0.45 s of
 silence (its start token): rendered in full it would delay the first audio by that much for nothing,
 stretch the pause the previous chunk already ends with, and make a ``[pause:…]`` longer than asked."""
-_LOOKAHEAD_TOKENS = 40
-"""How far past a streamed head its own duration pass reads (phonemes, cut at a word end)."""
+_LOOKAHEAD_TOKENS = 24
+"""How far past a streamed head its own duration pass reads (phonemes, cut at a word end). PL-BERT's cost
+is the first audio's; 40 read the script's head no closer to the whole chunk's durations (3 frames off
+against 2) and took 0.03 s longer (docs/performance.md)."""
 _FIRST_BLOCK_CHARS = 2000
 """A stream of a longer English text with no ``max_seconds`` (the server's default) reads the sentences of
 about this many characters first (~25 s of audio) and the rest once their audio is rendered, so its first
@@ -603,8 +606,8 @@ class KokoroModel:
         near, far = rest[:split], rest[split:]
         head_tokens = len(item.phonemes) + 1  # the boundary token and the head's phonemes
         near_tokens = sum(1 + len(piece.phonemes) for piece in near)  # each: its joining space, its phonemes
-        # The pass reads _LOOKAHEAD_TOKENS past the head as before (its cost is the first audio's), and at
-        # least half as many past the piece after it.
+        # The pass reads _LOOKAHEAD_TOKENS past the head (its cost is the first audio's), and at least half
+        # as many past the piece after it.
         reach = max(_LOOKAHEAD_TOKENS - near_tokens, _LOOKAHEAD_TOKENS // 2)
         lookahead = joined(*near, _prefix(far[0], _word_end(far[0], reach)))
         ahead = self._durations(lookahead, request, style_tokens=len(whole_chunk.token_ids))
