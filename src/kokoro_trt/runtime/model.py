@@ -365,7 +365,7 @@ class KokoroModel:
 
         Chunks are :meth:`speak`'s (whole sentences, up to ``CHUNK_PHONEMES``) except that the head of
         the first one, at most ``first_chunk_tokens`` phonemes cut at a clause (else a word; at least
-        ``MIN_HEAD_PHONEMES``), comes alone so it arrives fast: 0.35-0.45 s on two CPU cores (``None``:
+        ``MIN_HEAD_PHONEMES``), comes alone so it arrives fast: 0.22-0.37 s on two CPU cores (``None``:
         no separate head). On the CPU the rest of that chunk follows in growing pieces, each ready
         before the audio before it has played on two cores, and decoded with a few frames of its
         neighbours so its edges sound as in :meth:`speak`; on a GPU it follows whole. With no
