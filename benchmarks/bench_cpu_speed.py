@@ -46,8 +46,7 @@ _results: dict = {}
 def _options(spinning: bool = True, denormal_as_zero: bool = False) -> ort.SessionOptions:
     from kokoro_trt.runtime.backends.ort import session_options
 
-    options = session_options(THREADS)
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    options = session_options(THREADS, spinning=spinning)
     options.add_session_config_entry("session.set_denormal_as_zero", "1" if denormal_as_zero else "0")
     return options
 
