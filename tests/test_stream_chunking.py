@@ -8,7 +8,7 @@ import pytest
 
 from kokoro_trt.errors import InvalidInputError
 from kokoro_trt.runtime import model as model_module
-from kokoro_trt.runtime.model import _JOIN_CONTEXT_FRAMES
+from kokoro_trt.runtime.model import _CROSSFADE_SAMPLES, _JOIN_CONTEXT_FRAMES
 from kokoro_trt.text.chunking import MIN_HEAD_PHONEMES, PAUSE_PHONEMES
 from kokoro_trt.text.punctuation import CLAUSE_END, CLOSERS, SENTENCE_END
 
@@ -90,6 +90,31 @@ def test_a_piece_decodes_the_frames_beside_it_and_keeps_only_its_own(tiny_model,
 
     whole = list(tiny_model.stream(PASSAGE, first_chunk_tokens=10, output=np.zeros(len(PASSAGE) * 9000, np.float32)))
     assert all(np.array_equal(a.audio, b.audio) for a, b in zip(chunks, whole, strict=True))  # into a buffer too
+
+
+def test_a_piece_fades_in_from_what_the_piece_before_it_decoded_past_their_join(tiny_model, monkeypatch):
+    """Decoded apart, two pieces met with a step (a click in a voiced sound): each piece after the head
+    starts where the piece before it went on past their join, then fades into its own audio."""
+    decode, rendered = tiny_model.backend.decode, []
+    spf, fade = tiny_model.samples_per_frame, _CROSSFADE_SAMPLES
+
+    def recording(features, frame_index, f0, n, style, noise, out, offset):
+        decode(features, frame_index, f0, n, style, noise, out, offset)
+        rendered.append(np.array(out.host_view(offset, offset + len(frame_index) * spf)))
+
+    monkeypatch.setattr(tiny_model.backend, "decode", recording)
+    chunks = list(tiny_model.stream(PASSAGE, first_chunk_tokens=10))
+    assert len(chunks) >= 4 and len(rendered) == len(chunks)
+    context = _JOIN_CONTEXT_FRAMES * spf  # decoded before every piece but the head
+    for k in range(1, len(chunks)):
+        end = (context if k > 1 else 0) + len(chunks[k - 1].audio)  # the piece before: its own audio's end
+        went_on, own, audio = rendered[k - 1][end : end + fade], rendered[k][context:], np.asarray(chunks[k].audio)
+        assert len(went_on) == fade and not np.allclose(went_on, own[:fade])  # they differ: a hard cut would step
+        np.testing.assert_array_equal(audio[fade:], own[fade : len(audio)])
+        scale = np.abs(went_on - own[:fade]).max()
+        assert abs(audio[0] - went_on[0]) < 1e-3 * scale and abs(audio[fade - 1] - own[fade - 1]) < 1e-3 * scale
+        low, high = np.minimum(went_on, own[:fade]), np.maximum(went_on, own[:fade])
+        assert np.all((low - 1e-6 <= audio[:fade]) & (audio[:fade] <= high + 1e-6))  # in between all along
 
 
 def test_every_piece_reads_the_prosody_of_its_whole_pass(tiny_model, monkeypatch):
@@ -228,3 +253,18 @@ def test_each_piece_has_at_most_three_quarters_of_the_audio_before_it(real_model
     assert len(real_model.frontend.chunks(text)) == 2 and len(seconds) >= 6, seconds
     for k in range(2, len(seconds)):
         assert seconds[k] <= 0.8 * sum(seconds[:k]), seconds
+
+
+@pytest.mark.slow
+def test_streamed_pieces_join_without_a_click(real_model):
+    """At every join the audio changes no more than around it: decoded apart and cut hard, this passage's
+    pieces met with steps up to 15 times the 99th percentile of the sample-to-sample change nearby."""
+    from tests.test_real_model import PASSAGE as LIGHTHOUSE
+
+    pieces = [np.asarray(c.audio) for c in real_model.stream(LIGHTHOUSE, "af_heart", seed=1)]
+    audio, joins = np.concatenate(pieces), np.cumsum([len(p) for p in pieces])[:-1]
+    change = np.abs(np.diff(audio))
+    assert len(joins) >= 5
+    for j in joins:
+        nearby = np.percentile(change[j - 240 : j + 240], 99)
+        assert abs(audio[j] - audio[j - 1]) <= 3 * nearby + 1e-4, (j, audio[j] - audio[j - 1], nearby)

@@ -66,6 +66,10 @@ Decoded alone, a piece's edges see zeros where speech goes on, and a short word 
 "the") was swallowed: Whisper lost 4 of one 27-word passage's words, none with this context, which
 lowered the stream's WER over 5 passages x 2 seeds from 5.0% to 1.9%. Six texts x 4 voices streamed with
 0, 2 and 4 frames: WER 8.0%, 4.0% and 4.1%; 2 frames decode faster (docs/performance.md)."""
+_CROSSFADE_SAMPLES = 240
+"""Samples (10 ms) over which a streamed piece fades in from the audio the piece before it decoded past
+their join (its context frames): decoded apart, the two edges met with a step, up to 15 times the
+sample-to-sample change around it, and a step in a voiced sound is a click."""
 _LEAD_FRAMES = 2
 """Leading-silence frames kept on every chunk (50 ms). The model opens every chunk with 0.3-0.45 s of
 silence (its start token): rendered in full it would delay the first audio by that much for nothing,
@@ -367,9 +371,9 @@ class KokoroModel:
         the first one, at most ``first_chunk_tokens`` phonemes cut at a clause (else a word; at least
         ``MIN_HEAD_PHONEMES``), comes alone so it arrives fast: 0.22-0.37 s on two CPU cores (``None``:
         no separate head). On the CPU the rest of that chunk follows in growing pieces, each ready
-        before the audio before it has played on two cores, and decoded with a few frames of its
-        neighbours so its edges sound as in :meth:`speak`; on a GPU it follows whole. With no
-        ``max_seconds``, a long English text's first sentences (~2,000 characters) are read (G2P) and
+        before the audio before it has played on two cores, decoded with a few frames of its neighbours
+        and faded in from the piece before it so its edges sound as in :meth:`speak`; on a GPU it
+        follows whole. With no ``max_seconds``, a long English text's first sentences (~2,000 characters) are read (G2P) and
         chunked on their own and the rest once their audio is out, so the first audio does not wait for
         the whole text (the rest is normalised first: bad input in it still fails before the first chunk).
         A ``[pause:…]`` comes as a chunk of silence. With ``output``, chunks are written into it and
@@ -385,6 +389,7 @@ class KokoroModel:
         target = self._output_target(output)
         request = self._request(text, _merge(options, voice_id, speed, emotion, seed, overrides))
         offset = 0
+        tail = None  # what the last piece decoded past its end, for the next piece to fade in from
         for k, items in enumerate(self._blocks(text, phonemes, request, first_chunk_tokens)):  # G2P: not locked
             plans = self._plan(items, request, head=k == 0)
             while True:
@@ -397,11 +402,11 @@ class KokoroModel:
                     samples = self._samples(plan)
                     if target is None:
                         piece = wrap_output(np.empty(samples, dtype=np.float32))
-                        self._write(plan, request, piece, 0, noise_offset=offset)
+                        tail = self._write(plan, request, piece, 0, noise_offset=offset, fade_from=tail)
                         audio = piece.owner
                     else:
                         target.require_capacity(offset + samples)
-                        self._write(plan, request, target, offset)
+                        tail = self._write(plan, request, target, offset, fade_from=tail)
                         audio = target.owner[offset : offset + samples]
                 if isinstance(plan, _Silence):
                     yield AudioChunk(audio, offset, "", [])
@@ -653,12 +658,14 @@ class KokoroModel:
         target: OutputTarget,
         offset: int,
         noise_offset: int | None = None,
-    ) -> None:
-        """Audio for one planned item into ``target`` at ``offset``: rendered speech or silence."""
+        fade_from: np.ndarray | None = None,
+    ) -> np.ndarray | None:
+        """Audio for one planned item into ``target`` at ``offset``: rendered speech (returns what
+        :meth:`_render` returns) or silence (``None``)."""
         if isinstance(plan, _Silence):
             _write_silence(target, offset, plan.samples)
-        else:
-            self._render(plan, request, target, offset, noise_offset)
+            return None
+        return self._render(plan, request, target, offset, noise_offset, fade_from)
 
     def _render(
         self,
@@ -667,9 +674,14 @@ class KokoroModel:
         target: OutputTarget,
         offset: int,
         noise_offset: int | None = None,
-    ) -> None:
+        fade_from: np.ndarray | None = None,
+    ) -> np.ndarray | None:
         """Prosody, pitch/energy edits, then decode into ``target`` at ``offset``; the noise is read
-        at ``noise_offset`` (default ``offset``), its position in the whole utterance."""
+        at ``noise_offset`` (default ``offset``), its position in the whole utterance.
+
+        A streamed piece that continues another fades in from ``fade_from``, what the piece before it
+        decoded past their join (:data:`_CROSSFADE_SAMPLES`); returns the same for the piece after this
+        one (its first samples past this piece's end), or ``None`` where no piece of its pass follows."""
         tokens = plan.frame_tokens()
         f0, n = plan.pass_prosody(lambda: self.backend.prosody(plan.features, tokens, plan.style))
         prosody = request.prosody
@@ -691,12 +703,16 @@ class KokoroModel:
         noise = self._noise.get(request.seed, start - before * spf, start + (hi - skip) * spf)
         if not (before or after):
             self._decode(plan, tokens[lo:hi], f0, n, noise, target, offset)
-            return
+            return None
         if self._scratch.size < (hi - lo) * spf:
             self._scratch = np.empty((hi - lo) * spf, dtype=np.float32)
         scratch = self._scratch[: (hi - lo) * spf]
         self._decode(plan, tokens[lo:hi], f0, n, noise, wrap_output(scratch), 0)
-        target.host_view(offset, offset + (stop - skip) * spf)[:] = scratch[before * spf : (hi - lo - after) * spf]
+        own, past = scratch[before * spf : (stop - lo) * spf], scratch[(stop - lo) * spf :]
+        if before and fade_from is not None:
+            _crossfade(fade_from, own)
+        target.host_view(offset, offset + (stop - skip) * spf)[:] = own
+        return past[:_CROSSFADE_SAMPLES].copy() if after else None
 
     def _join_context(self, plan: _Planned, target: OutputTarget, frames: int, start: int) -> tuple[int, int]:
         """Frames of ``plan``'s pass to decode before and after its own and then drop (see
@@ -803,6 +819,13 @@ def _readable(text: str, request: _Request) -> str:
         return text
     space = text.rfind(" ", limit // 2, limit)
     return text[: space if space > 0 else limit]
+
+
+def _crossfade(fading: np.ndarray, audio: np.ndarray) -> None:
+    """Fade ``audio``'s first samples in from ``fading`` (raised cosine, as long as the shorter), in place."""
+    n = min(len(fading), len(audio))
+    rising = (0.5 - 0.5 * np.cos(np.pi * np.arange(1, n + 1) / (n + 1))).astype(np.float32)
+    audio[:n] = fading[:n] + rising * (audio[:n] - fading[:n])
 
 
 def _write_silence(target: OutputTarget, offset: int, samples: int) -> None:
