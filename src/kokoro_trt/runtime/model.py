@@ -68,8 +68,8 @@ lowered the stream's WER over 5 passages x 2 seeds from 5.0% to 1.9%. Six texts 
 0, 2 and 4 frames: WER 8.0%, 4.0% and 4.1%; 2 frames decode faster (docs/performance.md)."""
 _CROSSFADE_SAMPLES = 240
 """Samples (10 ms) over which a streamed piece fades in from the audio the piece before it decoded past
-their join (its context frames): decoded apart, the two edges met with a step, up to 15 times the
-sample-to-sample change around it, and a step in a voiced sound is a click."""
+their join (its context frames): decoded apart, the two edges met with a step, up to 19 times the
+sample-to-sample change around it, and a step in a voiced sound is a click (docs/performance.md)."""
 _LEAD_FRAMES = 2
 """Leading-silence frames kept on every chunk (50 ms). The model opens every chunk with 0.3-0.45 s of
 silence (its start token): rendered in full it would delay the first audio by that much for nothing,
@@ -373,13 +373,14 @@ class KokoroModel:
         no separate head). On the CPU the rest of that chunk follows in growing pieces, each ready
         before the audio before it has played on two cores, decoded with a few frames of its neighbours
         and faded in from the piece before it so its edges sound as in :meth:`speak`; on a GPU it
-        follows whole. With no ``max_seconds``, a long English text's first sentences (~2,000 characters) are read (G2P) and
-        chunked on their own and the rest once their audio is out, so the first audio does not wait for
-        the whole text (the rest is normalised first: bad input in it still fails before the first chunk).
-        A ``[pause:…]`` comes as a chunk of silence. With ``output``, chunks are written into it and
-        yielded as views. Like any generator, nothing (not even checking the arguments) runs before
-        the first ``next``, so a caller can start it in a worker thread. Once ``cancel`` is set the
-        stream ends before its next chunk, even one already waiting for the model (a client gone)."""
+        follows whole. With no ``max_seconds``, a long English text's first sentences (~2,000
+        characters) are read (G2P) and chunked on their own and the rest once their audio is out, so
+        the first audio does not wait for the whole text (the rest is normalised first: bad input in it
+        still fails before the first chunk). A ``[pause:…]`` comes as a chunk of silence. With
+        ``output``, chunks are written into it and yielded as views. Like any generator, nothing (not
+        even checking the arguments) runs before the first ``next``, so a caller can start it in a
+        worker thread. Once ``cancel`` is set the stream ends before its next chunk, even one already
+        waiting for the model (a client gone)."""
         if first_chunk_tokens is not None and not (
             isinstance(first_chunk_tokens, int) and 1 <= first_chunk_tokens <= MAX_PHONEMES
         ):
