@@ -70,6 +70,30 @@ def test_a_head_runs_past_a_word_too_short_to_cover_the_next(tiny_model):
     assert next(tiny_model.stream(OPENING, first_chunk_tokens=10)).text == "Good morning, "  # not "Good "
 
 
+@pytest.mark.parametrize(
+    ("text", "closing"), [(OPENING, ","), ("The old lighthouse keeper climbed the winding stairs every evening.", "")]
+)
+def test_the_head_leaves_its_closing_pause_to_the_piece_after_it(tiny_model, monkeypatch, text, closing):
+    """The pause a head ends with ("Good morning," : its comma's frames) opens the piece after it, rendered
+    from the same pass while the head plays, so the head's decoder call is shorter; no frame is lost."""
+    durations, passes = tiny_model.backend.durations, []
+
+    def recording(input_ids, style, speed):
+        passes.append(durations(input_ids, style, speed))
+        return passes[-1]
+
+    monkeypatch.setattr(tiny_model.backend, "durations", recording)
+    stream = tiny_model.stream(text, first_chunk_tokens=10)
+    head, after = next(stream), next(stream)
+    assert head.phonemes.endswith(closing) and len(passes) == 1  # both from the head's pass
+    frames_before = np.concatenate([[0], np.cumsum(passes[0].durations)])  # model token k: phoneme k - 1
+    first = int(passes[0].durations[0]) - model_module._LEAD_FRAMES
+    head_end, after_end = len(head.phonemes) + 1, len(head.phonemes) + 2 + len(after.phonemes)
+    spf = tiny_model.samples_per_frame
+    assert len(head.audio) == (frames_before[head_end - len(closing)] - first) * spf
+    assert len(head.audio) + len(after.audio) == (frames_before[after_end] - first) * spf
+
+
 def test_a_piece_decodes_the_frames_beside_it_and_keeps_only_its_own(tiny_model, monkeypatch):
     """Each join between pieces of a pass is decoded with its neighbours' frames on both sides, then those
     are dropped: a piece's edges see the speech around them, not zeros (short words were swallowed)."""
