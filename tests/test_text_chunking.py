@@ -67,6 +67,15 @@ def test_clauses_are_preferred_to_spaces(fe: TextFrontend) -> None:
     assert first.text.rstrip().endswith(",")
 
 
+@pytest.mark.parametrize(("text", "head"), [('She said, "We leave at dawn." ' * 8, None), ('"Hello," she said.', 10)])
+def test_closing_quotes_stay_with_what_they_close(fe: TextFrontend, text: str, head: int | None) -> None:
+    """Cut before its closing quote, a chunk ended on its full stop and the next began with the quote (the
+    model read ``” ʃi``); cut after it, the quote ends its sentence or clause as a break should."""
+    chunks = fe.chunks(text, max_tokens=60, head_tokens=head, growing=head is not None)
+    assert len(chunks) > 1 and chunks[0].text.rstrip().endswith('"') and chunks[0].phonemes.endswith("”")
+    assert not any(c.phonemes.startswith("”") or c.text.startswith('" ') for c in chunks), [c.text for c in chunks]
+
+
 def test_text_without_punctuation_still_splits(fe: TextFrontend) -> None:
     text = " ".join(["banana"] * 300)
     chunks = fe.chunks(text)

@@ -70,10 +70,22 @@ MIN_HEAD_PHONEMES = 5
 "morning," arrives ~45 ms before "Good" has played on two quiet cores: still too close for a loaded machine."""
 
 
-def _break_priority(piece_text: str) -> int:
-    """How good a place to cut the end of this piece is: sentence 3, clause 2, space 1, mid-word 0."""
+_CLOSERS_LOOKBACK = 8
+"""How far before a piece of closing quotes and brackets the end they close is looked for (``dawn.")``)."""
+
+
+def _break_priority(text: str, piece: Piece) -> int:
+    """How good a place to cut after ``piece`` of ``text`` is: sentence 3, clause 2, space 1, mid-word 0.
+
+    Closing quotes and brackets stay with the sentence or clause they close: a cut right before them is
+    none, and a cut after them ranks as that end (else ``, "We leave at dawn."`` was cut before its closing
+    quote, and the next chunk began with it)."""
+    piece_text = text[piece.start : piece.end]
     stripped = piece_text.rstrip()
-    core = stripped.rstrip(CLOSERS)
+    if stripped == piece_text and text[piece.end : piece.end + 1] and text[piece.end] in CLOSERS:
+        return 0
+    before = text[max(piece.start - _CLOSERS_LOOKBACK, 0) : piece.start] if stripped else ""
+    core = (before + stripped).rstrip(CLOSERS)
     if core and core[-1] in SENTENCE_END:
         return 3
     if core and core[-1] in CLAUSE_END:
@@ -127,7 +139,7 @@ def _group(
             elif _inside_word(pieces[j].end, words, starts):
                 priority = 0
             else:
-                priority = _break_priority(text[pieces[j].start : pieces[j].end])
+                priority = _break_priority(text, pieces[j])
             if priority >= best_priority:
                 best_priority, best_end = priority, j + 1
         groups.append(list(pieces[i:best_end]))
@@ -175,7 +187,7 @@ def _phoneme_count(group: Sequence[Piece]) -> int:
 
 def _pause(text: str, piece: Piece) -> int:
     """The pause after ``piece``, in phonemes' worth of audio."""
-    return PAUSE_PHONEMES.get(_break_priority(text[piece.start : piece.end]), 0)
+    return PAUSE_PHONEMES.get(_break_priority(text, piece), 0)
 
 
 def _audio_length(text: str, group: Sequence[Piece]) -> int:
@@ -211,7 +223,7 @@ def _growing_pieces(
             break
         part = _group(text, group, words, budget, pauses=not head)[0]
         while len(part) < len(group) and (
-            not _break_priority(text[part[-1].start : part[-1].end])  # a word keeps its punctuation ("everyone.")
+            not _break_priority(text, part[-1])  # a word keeps its punctuation ("everyone.")
             or _inside_word(part[-1].end, words, starts)  # and a written word ("40-60°C") stays whole
             or (head and _phoneme_count(part) < MIN_HEAD_PHONEMES)
         ):
