@@ -875,8 +875,8 @@ def _cut(
     for k, piece in enumerate(pieces):
         end_token = first_token + 1 + len(piece.phonemes)
         last = k == len(pieces) - 1
-        stop = int(frames_before[end_token - (_closing_punctuation(piece.phonemes) if head and not last else 0)])
-        stop = max(stop, start + 1)
+        closing = _closing_punctuation(piece.phonemes) if head and k == 0 and not last else 0
+        stop = max(int(frames_before[end_token - closing]), start + 1)
         yield dataclasses.replace(
             plan,
             chunk=piece,
@@ -884,7 +884,7 @@ def _cut(
             stop_frame=None if to_the_end and last else stop,
             first_token=first_token,
         )
-        start, first_token, head = stop, end_token, False
+        start, first_token = stop, end_token
 
 
 def _closing_punctuation(phonemes: str) -> int:

@@ -84,8 +84,9 @@ def _break_priority(text: str, piece: Piece) -> int:
     stripped = piece_text.rstrip()
     if stripped == piece_text and text[piece.end : piece.end + 1] and text[piece.end] in CLOSERS:
         return 0
-    before = text[max(piece.start - _CLOSERS_LOOKBACK, 0) : piece.start] if stripped else ""
-    core = (before + stripped).rstrip(CLOSERS)
+    core = stripped.rstrip(CLOSERS)
+    if stripped and not core:  # only closers: the end they close comes before them
+        core = text[max(piece.start - _CLOSERS_LOOKBACK, 0) : piece.start].rstrip(CLOSERS)
     if core and core[-1] in SENTENCE_END:
         return 3
     if core and core[-1] in CLAUSE_END:
