@@ -133,8 +133,10 @@ def test_the_fused_decoder_speaks_as_the_stock_one(library, tiny_graphs, tmp_pat
     record = json.loads((graphs.directory / "decoder-cpu.json").read_text())
     sines = sum(n.op_type == "Sin" for n in _nodes(graphs.path("decoder")))
     assert record["fused"] == sum(n.op_type == "AdaSnake" for n in _nodes(path)) > 0
-    assert record["spectral"] == _undilated_convolutions(graphs.path("decoder"), 11) > 0  # the harmonic branch's
-    assert _undilated_convolutions(path, 11) == 0
+    assert (
+        record["spectral"] == _convolutions(graphs.path("decoder"), 11) > _convolutions(graphs.path("decoder"), 11, 1)
+    )
+    assert _convolutions(path, 11) == 0  # the dilated ones too
     assert sines - record["fused"] == sum(n.op_type == "Sin" for n in _nodes(path))  # the harmonic source keeps its own
     feeds = _decoder_feeds(graphs)
     stock = _session(graphs.path("decoder").read_bytes()).run(None, feeds)[0]
@@ -263,8 +265,9 @@ def _nodes(path):
     return onnx.load(str(path), load_external_data=False).graph.node
 
 
-def _undilated_convolutions(path, taps: int) -> int:
-    """How many undilated ``Conv`` nodes of the graph at ``path`` have a constant weight of ``taps`` taps."""
+def _convolutions(path, taps: int, dilation: int | None = None) -> int:
+    """How many ``Conv`` nodes of the graph at ``path`` have a constant weight of ``taps`` taps (and this
+    ``dilation``, if given)."""
     import onnx
 
     graph = onnx.load(str(path), load_external_data=False).graph
@@ -272,7 +275,7 @@ def _undilated_convolutions(path, taps: int) -> int:
     return sum(
         node.op_type == "Conv"
         and widths.get(node.input[1]) == taps
-        and all(a.name != "dilations" or list(a.ints) == [1] for a in node.attribute)
+        and (dilation is None or all(a.name != "dilations" or list(a.ints) == [dilation] for a in node.attribute))
         for node in graph.node
     )
 

@@ -53,14 +53,18 @@ def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("taps", [11, 13, 17])
 @pytest.mark.parametrize("bias", [True, False])
-def test_the_rewrite_computes_the_convolution_at_every_length(taps, bias) -> None:
-    stock = _conv_model(taps, bias=bias)
-    rewritten = _conv_model(taps, bias=bias)
+@pytest.mark.parametrize("dilation", [1, 2, 3, 5])
+def test_the_rewrite_computes_the_convolution_at_every_length(taps, bias, dilation) -> None:
+    same = [dilation * (taps - 1) // 2] * 2
+    stock = _conv_model(taps, bias=bias, dilations=[dilation], pads=same)
+    rewritten = _conv_model(taps, bias=bias, dilations=[dilation], pads=same)
     assert spectral_convs(rewritten) == 1
     assert "w" not in {t.name for t in rewritten.graph.initializer}  # the time-domain weights are gone
     rng = np.random.default_rng(3)
     valid = spectral_conv.BLOCK - taps + 1
-    for length in (1, taps // 2, valid - 1, valid, valid + 1, 2 * valid, 1000):
+    lengths = {1, taps // 2, valid - 1, valid, valid + 1, 2 * valid, 1000}
+    lengths |= {dilation * n + r for n in (valid - 1, valid, 2 * valid) for r in range(dilation)}  # every phase count
+    for length in sorted(lengths):
         x = rng.standard_normal((1, CHANNELS, length)).astype(np.float32)
         expected, got = _run(stock, x), _run(rewritten, x)
         assert got.shape == expected.shape == (1, CHANNELS, length)
@@ -81,14 +85,14 @@ def test_a_long_input_matches_to_float32_rounding() -> None:
         _conv_model(7),  # too short to gain
         _conv_model(19),  # a block of 32 holds fewer than its 18 samples of overlap twice
         _conv_model(12, pads=[5, 6]),  # even
-        _conv_model(11, dilations=[3], pads=[15, 15]),
+        _conv_model(11, dilations=[3], pads=[5, 5]),  # dilated, but not padded to keep its length
         _conv_model(11, strides=[2]),
         _conv_model(11, pads=[0, 0]),  # shortens its input
         _conv_model(11, channels=(2 * CHANNELS, CHANNELS)),  # not square
         _conv_model(11, channels=(256, 256)),  # 18 MB of weights once transformed
         _conv_model(11, weight_input=True),
     ],
-    ids=["kernel-7", "kernel-19", "even", "dilated", "strided", "valid", "not-square", "wide", "weight-input"],
+    ids=["kernel-7", "kernel-19", "even", "dilated-valid", "strided", "valid", "not-square", "wide", "weight-input"],
 )
 def test_other_convolutions_are_left_as_they_are(model) -> None:
     before = model.SerializeToString()

@@ -17,12 +17,18 @@ That is ``8·C²·F/L`` flops a sample, 3.5× fewer for ``k = 11`` and ``BLOCK =
 Zen 4 cores the rewritten convolutions ran 1.6-1.8× faster, the whole decoder ~1.13× (docs/performance.md,
 tenth pass). The result matches the convolution to float32 rounding (~3e-7 of the output's range).
 
+A convolution dilated by ``d`` is the undilated one on each of the input's ``d`` phases (every ``d``-th
+sample): the input is split into them (a ``Reshape`` and a ``Transpose``), the phases go through the steps
+above as ``d`` sequences of each channel, and the outputs are interleaved back the same way. The two
+transposes cost ~15% of the rewritten convolution; the generator's four 128-channel kernel-11
+convolutions dilated by 3 and 5 still ran 1.35-1.6× faster (docs/performance.md, fourteenth pass).
+
 Only convolutions whose frequency-domain weights (``16·F·C²`` bytes) fit in ``MAX_KERNEL_BYTES`` are
-rewritten: the generator's 128-channel ones (4.5 MB each, 0.7 MB before). The four 256-channel ones
-would hold 18 MB each; even with half that (real and imaginary parts apart) they took the peak resident
-memory of a long script to 990-998 MB, too close to 1 GB for ~3% more speed. Kernel-7 and dilated
-convolutions gained too little in the whole decoder. The decoder runs one utterance at a time (batch 1, fixed by
-its inputs), which the flattening in step 1 relies on.
+rewritten: the generator's 128-channel ones (4.5 MB each, 0.7 MB before). The 256-channel ones would
+hold 18 MB each; even with half that (real and imaginary parts apart) the four undilated ones took the
+peak resident memory of a long script to 990-998 MB, too close to 1 GB for ~3% more speed. Kernel-7
+convolutions gained too little in the whole decoder. The decoder runs one utterance at a time (batch 1,
+fixed by its inputs), which the flattening in step 1 relies on.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ MAX_KERNEL_BYTES = 8 * 2**20
 class _Conv:
     weight: np.ndarray  # [C, C, k]
     bias: np.ndarray | None  # [C]
+    dilation: int = 1
 
     @property
     def channels(self) -> int:
@@ -89,7 +96,7 @@ def spectral_convs(model: onnx.ModelProto) -> int:
 
 def _eligible(node: Any, initializers: dict[str, Any]) -> _Conv | None:
     """A ``Conv`` this module rewrites: square constant weights within ``MAX_KERNEL_BYTES`` once transformed,
-    ``MIN_KERNEL`` ≤ odd k ≤ ``BLOCK/2 + 1``, stride 1, no dilation or groups, padded to keep its length."""
+    ``MIN_KERNEL`` ≤ odd k ≤ ``BLOCK/2 + 1``, stride 1, no groups, padded to keep its length."""
     import onnx
     from onnx import helper, numpy_helper
 
@@ -104,11 +111,13 @@ def _eligible(node: Any, initializers: dict[str, Any]) -> _Conv | None:
     if 16 * (BLOCK // 2 + 1) * channels**2 > MAX_KERNEL_BYTES:
         return None
     attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-    same = [(taps - 1) // 2] * 2
+    dilations = list(attributes.get("dilations", [1]))
+    if len(dilations) != 1 or dilations[0] < 1:
+        return None
+    same = [dilations[0] * (taps - 1) // 2] * 2
     if (
         attributes.get("group", 1) != 1
         or list(attributes.get("strides", [1])) != [1]
-        or list(attributes.get("dilations", [1])) != [1]
         or list(attributes.get("pads", [0, 0])) != same
         or attributes.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET")
     ):
@@ -118,7 +127,7 @@ def _eligible(node: Any, initializers: dict[str, Any]) -> _Conv | None:
         if node.input[2] not in initializers:
             return None
         bias = numpy_helper.to_array(initializers[node.input[2]])
-    return _Conv(numpy_helper.to_array(tensor), bias)
+    return _Conv(numpy_helper.to_array(tensor), bias, dilations[0])
 
 
 class _Builder:
@@ -153,7 +162,7 @@ def _spectral_nodes(node: Any, conv: _Conv, prefix: str, builder: _Builder) -> l
     """The nodes computing ``node``'s output from its input as described in the module's docstring."""
     from onnx import helper
 
-    channels, taps = conv.channels, conv.taps
+    channels, taps, dilation = conv.channels, conv.taps, conv.dilation
     frequencies, valid, pad = BLOCK // 2 + 1, BLOCK - taps + 1, (taps - 1) // 2
     # y[t] = Σ_j w_j x[t + j - pad] is a correlation: block by block, Y_f = conj(H_f) X_f.
     spectrum = np.fft.rfft(conv.weight.astype(np.float64), n=BLOCK, axis=-1).transpose(2, 0, 1)  # [F, C, C]
@@ -166,16 +175,22 @@ def _spectral_nodes(node: Any, conv: _Conv, prefix: str, builder: _Builder) -> l
     dft = builder.add(name("dft"), forward[:, None, :].astype(np.float32))
     kernel = builder.add(name("kernel"), mixing.astype(np.float32))
     idft = builder.add(name("idft"), inverse.astype(np.float32))
-    nodes = [
-        # blocks per channel: ceil(T / L) + 1, so each channel's segments end with a block of its own
-        helper.make_node("Shape", [x], [name("length")], start=2, end=3),
-        helper.make_node("Add", [name("length"), builder.ints(2 * valid - 1)], [name("length+")]),
+    nodes = [helper.make_node("Shape", [x], [name("length")], start=2, end=3)]
+    if dilation == 1:
+        sequences, length, rows = x, name("length"), builder.ints(1, channels, -1)
+    else:
+        nodes += _phases(x, channels, dilation, prefix, builder)
+        sequences, length, rows = name("phases"), name("phase_length"), builder.ints(1, channels, dilation, -1)
+    leading = [0] * (2 if dilation == 1 else 3)  # the axes before time: no padding
+    nodes += [
+        # blocks per sequence: ceil(n / L) + 1, so each sequence's segments end with a block of its own
+        helper.make_node("Add", [length, builder.ints(2 * valid - 1)], [name("length+")]),
         helper.make_node("Div", [name("length+"), builder.ints(valid)], [name("segments")]),
         helper.make_node("Mul", [name("segments"), builder.ints(valid)], [name("padded")]),
-        helper.make_node("Sub", [name("padded"), name("length")], [name("after+")]),
+        helper.make_node("Sub", [name("padded"), length], [name("after+")]),
         helper.make_node("Sub", [name("after+"), builder.ints(pad)], [name("after")]),
-        helper.make_node("Concat", [builder.ints(0, 0, pad, 0, 0), name("after")], [name("pads")], axis=0),
-        helper.make_node("Pad", [x, name("pads")], [name("x_padded")]),
+        helper.make_node("Concat", [builder.ints(*leading, pad, *leading), name("after")], [name("pads")], axis=0),
+        helper.make_node("Pad", [sequences, name("pads")], [name("x_padded")]),
         helper.make_node("Reshape", [name("x_padded"), builder.ints(1, 1, -1)], [name("x_flat")]),
         helper.make_node("Conv", [name("x_flat"), dft], [name("x_dft")], strides=[valid], pads=[0, valid]),
         helper.make_node("Reshape", [name("x_dft"), builder.ints(frequencies, 2 * channels, -1)], [name("x_spectra")]),
@@ -183,12 +198,51 @@ def _spectral_nodes(node: Any, conv: _Conv, prefix: str, builder: _Builder) -> l
         helper.make_node("Reshape", [name("y_spectra"), builder.ints(2 * frequencies, -1)], [name("y_rows")]),
         helper.make_node("Transpose", [name("y_rows")], [name("y_columns")], perm=[1, 0]),  # folded into the MatMul
         helper.make_node("MatMul", [name("y_columns"), idft], [name("y_blocks")]),
-        helper.make_node("Reshape", [name("y_blocks"), builder.ints(1, channels, -1)], [name("y_padded")]),
+        helper.make_node("Reshape", [name("y_blocks"), rows], [name("y_padded")]),
     ]
     sliced = name("y") if conv.bias is not None else node.output[0]
-    starts_ends_axes = [builder.ints(0), name("length"), builder.ints(2)]
-    nodes.append(helper.make_node("Slice", [name("y_padded"), *starts_ends_axes], [sliced]))
+    axis = len(leading)
+    if dilation == 1:
+        nodes.append(
+            helper.make_node("Slice", [name("y_padded"), builder.ints(0), length, builder.ints(axis)], [sliced])
+        )
+    else:
+        nodes += [
+            helper.make_node(
+                "Slice", [name("y_padded"), builder.ints(0), length, builder.ints(axis)], [name("y_phases")]
+            ),
+            helper.make_node("Transpose", [name("y_phases")], [name("y_interleaved")], perm=[0, 1, 3, 2]),
+            helper.make_node("Reshape", [name("y_interleaved"), builder.ints(1, channels, -1)], [name("y_whole")]),
+            helper.make_node("Slice", [name("y_whole"), builder.ints(0), name("length"), builder.ints(2)], [sliced]),
+        ]
     if conv.bias is not None:
         bias = builder.add(name("bias"), conv.bias.reshape(1, channels, 1).astype(np.float32))
         nodes.append(helper.make_node("Add", [sliced, bias], [node.output[0]]))
     return nodes
+
+
+def _phases(x: str, channels: int, dilation: int, prefix: str, builder: _Builder) -> list[Any]:
+    """Nodes splitting ``x`` [1, C, T] into its ``dilation`` phases, ``phases`` [1, C, d, n] with
+    ``phase_length`` n = ceil(T / d) (zeros after the end): phase p holds x[p], x[p + d], …, so a convolution
+    dilated by d is the undilated one on each phase, its outputs interleaved the same way."""
+    from onnx import helper
+
+    def name(suffix: str) -> str:
+        return prefix + suffix
+
+    return [
+        helper.make_node("Add", [name("length"), builder.ints(dilation - 1)], [name("length+d")]),
+        helper.make_node("Div", [name("length+d"), builder.ints(dilation)], [name("phase_length")]),
+        helper.make_node("Mul", [name("phase_length"), builder.ints(dilation)], [name("whole")]),
+        helper.make_node("Sub", [name("whole"), name("length")], [name("tail")]),
+        helper.make_node("Concat", [builder.ints(0, 0, 0, 0, 0), name("tail")], [name("tail_pads")], axis=0),
+        helper.make_node("Pad", [x, name("tail_pads")], [name("x_whole")]),
+        helper.make_node(
+            "Concat",
+            [builder.ints(1, channels), name("phase_length"), builder.ints(dilation)],
+            [name("by_phase")],
+            axis=0,
+        ),
+        helper.make_node("Reshape", [name("x_whole"), name("by_phase")], [name("x_by_phase")]),
+        helper.make_node("Transpose", [name("x_by_phase")], [name("phases")], perm=[0, 1, 3, 2]),
+    ]
