@@ -201,17 +201,13 @@ def _spectral_nodes(node: Any, conv: _Conv, prefix: str, builder: _Builder) -> l
         helper.make_node("Reshape", [name("y_blocks"), rows], [name("y_padded")]),
     ]
     sliced = name("y") if conv.bias is not None else node.output[0]
-    axis = len(leading)
-    if dilation == 1:
-        nodes.append(
-            helper.make_node("Slice", [name("y_padded"), builder.ints(0), length, builder.ints(axis)], [sliced])
-        )
-    else:
+    unpadded = sliced if dilation == 1 else name("y_phases")
+    nodes.append(
+        helper.make_node("Slice", [name("y_padded"), builder.ints(0), length, builder.ints(len(leading))], [unpadded])
+    )
+    if dilation > 1:  # interleave the phases back
         nodes += [
-            helper.make_node(
-                "Slice", [name("y_padded"), builder.ints(0), length, builder.ints(axis)], [name("y_phases")]
-            ),
-            helper.make_node("Transpose", [name("y_phases")], [name("y_interleaved")], perm=[0, 1, 3, 2]),
+            helper.make_node("Transpose", [unpadded], [name("y_interleaved")], perm=[0, 1, 3, 2]),
             helper.make_node("Reshape", [name("y_interleaved"), builder.ints(1, channels, -1)], [name("y_whole")]),
             helper.make_node("Slice", [name("y_whole"), builder.ints(0), name("length"), builder.ints(2)], [sliced]),
         ]
