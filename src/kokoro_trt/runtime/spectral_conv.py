@@ -33,6 +33,7 @@ fixed by its inputs), which the flattening in step 1 relies on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -179,7 +180,7 @@ def _spectral_nodes(node: Any, conv: _Conv, prefix: str, builder: _Builder) -> l
     if dilation == 1:
         sequences, length, rows = x, name("length"), builder.ints(1, channels, -1)
     else:
-        nodes += _phases(x, channels, dilation, prefix, builder)
+        nodes += _phases(x, channels, dilation, name, builder)
         sequences, length, rows = name("phases"), name("phase_length"), builder.ints(1, channels, dilation, -1)
     leading = [0] * (2 if dilation == 1 else 3)  # the axes before time: no padding
     nodes += [
@@ -217,14 +218,11 @@ def _spectral_nodes(node: Any, conv: _Conv, prefix: str, builder: _Builder) -> l
     return nodes
 
 
-def _phases(x: str, channels: int, dilation: int, prefix: str, builder: _Builder) -> list[Any]:
+def _phases(x: str, channels: int, dilation: int, name: Callable[[str], str], builder: _Builder) -> list[Any]:
     """Nodes splitting ``x`` [1, C, T] into its ``dilation`` phases, ``phases`` [1, C, d, n] with
     ``phase_length`` n = ceil(T / d) (zeros after the end): phase p holds x[p], x[p + d], …, so a convolution
     dilated by d is the undilated one on each phase, its outputs interleaved the same way."""
     from onnx import helper
-
-    def name(suffix: str) -> str:
-        return prefix + suffix
 
     return [
         helper.make_node("Add", [name("length"), builder.ints(dilation - 1)], [name("length+d")]),
