@@ -1,5 +1,6 @@
 """Fixtures for the server tests: the tiny model exported once, wrappers that stall or fail on cue,
-and a live uvicorn server on 127.0.0.1 (a free port, shut down at the end)."""
+and a live uvicorn server on 127.0.0.1 (a free port, shut down at the end), with ``url`` and ``client``
+fixtures for the ``app`` fixture a test module defines."""
 
 from __future__ import annotations
 
@@ -153,3 +154,19 @@ def live_server(app: Any, config: Any = None) -> Iterator[str]:
         server.should_exit = True
         thread.join(30)
         sock.close()
+
+
+@pytest.fixture(scope="module")
+def url(app: Any) -> Iterator[str]:
+    """The base URL of a live server running the test module's own ``app`` fixture."""
+    with live_server(app) as base:
+        yield base
+
+
+@pytest.fixture()
+def client(url: str) -> Iterator[Any]:
+    """An HTTP client of :func:`url`'s server."""
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=120) as c:
+        yield c

@@ -14,7 +14,6 @@ import soundfile as sf
 
 from kokoro_trt.server import Settings, create_app
 from kokoro_trt.server.encoders import to_pcm16
-from tests.server_fixtures import live_server
 
 TEXT = "Hello world. This is a streaming test. It has three sentences."
 
@@ -22,18 +21,6 @@ TEXT = "Hello world. This is a streaming test. It has three sentences."
 @pytest.fixture(scope="module")
 def app(server_model):
     return create_app(server_model, Settings(api_key=None, queue_size=32))
-
-
-@pytest.fixture(scope="module")
-def url(app):
-    with live_server(app) as base:
-        yield base
-
-
-@pytest.fixture()
-def client(url):
-    with httpx.Client(base_url=url, timeout=120) as c:
-        yield c
 
 
 def speech(client: httpx.Client, **body) -> httpx.Response:

@@ -31,18 +31,6 @@ def app(server_model):
     return create_app(server_model, Settings(api_key=None, cors_origins=(ORIGIN,)))
 
 
-@pytest.fixture(scope="module")
-def url(app):
-    with live_server(app) as base:
-        yield base
-
-
-@pytest.fixture()
-def client(url):
-    with httpx.Client(base_url=url, timeout=120) as c:
-        yield c
-
-
 def pcm(client: httpx.Client, **body) -> httpx.Response:
     response = client.post("/v1/audio/speech", json={"input": TEXT, "response_format": "pcm", **body})
     assert response.status_code == 200, response.text
