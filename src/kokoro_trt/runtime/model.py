@@ -80,8 +80,9 @@ is the first audio's; 40 read the script's head no closer to the whole chunk's d
 against 2) and took 0.03 s longer (docs/performance.md)."""
 _FIRST_BLOCK_CHARS = 2000
 """A stream of a longer English text with no ``max_seconds`` (the server's default) reads the sentences of
-about this many characters first (~25 s of audio) and the rest once their audio is rendered, so its first
-audio does not wait for the whole text's G2P (~0.1 ms a word: 2,240 words started 1.5x later)."""
+about this many characters first (~2 minutes of audio: Kokoro reads ~16 a second) and the rest once their
+audio is rendered, so its first audio does not wait for the whole text's G2P (~0.1 ms a word: 2,240 words
+started 1.5x later)."""
 _MAX_CHARS_PER_SECOND = 80
 """More text than a second of audio at speed 1 can speak: Kokoro reads ~16 characters a second (a 45 s
 script is ~750), and the margin covers text the normaliser drops (markup, emoji, spaces)."""
