@@ -185,10 +185,7 @@ def _spectral_nodes(node: Any, conv: _Conv, prefix: str, builder: _Builder) -> l
     leading = [0] * (2 if dilation == 1 else 3)  # the axes before time: no padding
     nodes += [
         # blocks per sequence: ceil(n / L) + 1, so each sequence's segments end with a block of its own
-        helper.make_node("Add", [length, builder.ints(2 * valid - 1)], [name("length+")]),
-        helper.make_node("Div", [name("length+"), builder.ints(valid)], [name("segments")]),
-        helper.make_node("Mul", [name("segments"), builder.ints(valid)], [name("padded")]),
-        helper.make_node("Sub", [name("padded"), length], [name("after+")]),
+        *_rounded_up(length, valid, name("segments"), name("after+"), builder, extra=1),
         helper.make_node("Sub", [name("after+"), builder.ints(pad)], [name("after")]),
         helper.make_node("Concat", [builder.ints(*leading, pad, *leading), name("after")], [name("pads")], axis=0),
         helper.make_node("Pad", [sequences, name("pads")], [name("x_padded")]),
@@ -225,10 +222,7 @@ def _phases(x: str, channels: int, dilation: int, name: Callable[[str], str], bu
     from onnx import helper
 
     return [
-        helper.make_node("Add", [name("length"), builder.ints(dilation - 1)], [name("length+d")]),
-        helper.make_node("Div", [name("length+d"), builder.ints(dilation)], [name("phase_length")]),
-        helper.make_node("Mul", [name("phase_length"), builder.ints(dilation)], [name("whole")]),
-        helper.make_node("Sub", [name("whole"), name("length")], [name("tail")]),
+        *_rounded_up(name("length"), dilation, name("phase_length"), name("tail"), builder),
         helper.make_node("Concat", [builder.ints(0, 0, 0, 0, 0), name("tail")], [name("tail_pads")], axis=0),
         helper.make_node("Pad", [x, name("tail_pads")], [name("x_whole")]),
         helper.make_node(
@@ -239,4 +233,17 @@ def _phases(x: str, channels: int, dilation: int, name: Callable[[str], str], bu
         ),
         helper.make_node("Reshape", [name("x_whole"), name("by_phase")], [name("x_by_phase")]),
         helper.make_node("Transpose", [name("x_by_phase")], [name("phases")], perm=[0, 1, 3, 2]),
+    ]
+
+
+def _rounded_up(length: str, multiple: int, count: str, rest: str, builder: _Builder, extra: int = 0) -> list[Any]:
+    """Nodes computing ``count`` = ceil(length / multiple) + ``extra`` and ``rest`` = count · multiple − length,
+    the zeros that pad ``length`` to whole multiples (``length`` a 1-element int64 tensor)."""
+    from onnx import helper
+
+    return [
+        helper.make_node("Add", [length, builder.ints((extra + 1) * multiple - 1)], [count + "+"]),
+        helper.make_node("Div", [count + "+", builder.ints(multiple)], [count]),
+        helper.make_node("Mul", [count, builder.ints(multiple)], [count + "*"]),
+        helper.make_node("Sub", [count + "*", length], [rest]),
     ]
