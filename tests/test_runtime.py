@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import time
 import tracemalloc
 from typing import ClassVar
 
@@ -210,21 +211,23 @@ def test_stream_yields_the_same_audio_as_speak(tiny_model):
     assert np.array_equal(streamed, in_place)
 
 
-def test_only_the_decoders_threads_spin_between_runs(tiny_model):
-    """The short stages' idle threads sleep, so they leave the cores to the decoder call after them."""
-
-    def spins(stage: str) -> bool:
-        options = tiny_model.backend.sessions[stage].get_session_options()
-        try:
-            return options.get_session_config_entry("session.intra_op.allow_spinning") != "0"
-        except RuntimeError:  # not set: ONNX Runtime's default, spinning
-            return True
-
-    assert {stage: spins(stage) for stage in ("duration", "prosody", "decoder")} == {
-        "duration": False,
-        "prosody": False,
-        "decoder": True,
+def test_no_stage_keeps_the_cores_after_its_run(tiny_model):
+    """Every session's threads spin between its ops and sleep once its run ends: a pool spinning on
+    would take the cores from the stage that runs next (a stream's stages come back to back)."""
+    for stage, session in tiny_model.backend.sessions.items():
+        options = session.get_session_options()
+        assert options.get_session_config_entry("session.force_spinning_stop") == "1", stage
+    ids = tiny_model.ids(tiny_model.phonemize("Hello there, this is a test."))
+    runs = {
+        "duration": lambda: tiny_model.durations(ids),
+        "decoder, after the others": lambda: tiny_model.speak("Hello there, this is a test."),
     }
+    for last, run in runs.items():
+        run()
+        start = time.process_time()
+        time.sleep(0.3)
+        idle_cpu = time.process_time() - start
+        assert idle_cpu < 0.01, f"{idle_cpu * 1000:.0f} ms of CPU in 0.3 s idle after the {last} run"
 
 
 def test_stages_are_public(tiny_model):

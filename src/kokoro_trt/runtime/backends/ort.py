@@ -8,11 +8,11 @@ Session settings, chosen on purpose:
   every length that cache only grows;
 * ``ORT_ENABLE_ALL`` graph optimisation, sequential execution (the graphs are chains: the parallel
   executor ran the decoder 0.6-0.8× as fast, bench_cpu_speed);
-* the decoder's intra-op threads spin between ops (ONNX Runtime's default): sleeping instead gives CPU
-  back to a shared host but ran the decoder 0.955-1.01× as fast in two busy runs of bench_cpu_speed,
-  and would cost more on a quiet machine. The duration and prosody sessions' threads sleep: each
-  session has its own pool, and theirs, spinning on after their short runs, took the cores from the
-  decoder call that follows (a stream's first audio 0.39 → 0.32 s on two cores; docs/performance.md);
+* intra-op threads spin between the ops of a run and sleep once it ends
+  (``session.force_spinning_stop``): each session has its own pool, and a pool spinning on after its
+  run takes the cores from the session that runs next (a stream's duration pass, prosody and decoder
+  come back to back). Sleeping between ops as well cost the short stages ~15% (each op wakes the pool)
+  and the decoder 0-5% (docs/performance.md);
 * the CPU arena keeps its peak, which the chunk cap bounds (``CHUNK_PHONEMES``, ~18 s of audio a pass):
   resident memory grows to that of the longest chunk so far (~19 MB per second of its audio), then stays
   (``load_kokoro(decode_window_seconds=6)`` caps it at ~160 MB; without the arena or with
@@ -51,10 +51,12 @@ def default_threads() -> int:
 
 
 def session_options(threads: int, spinning: bool = True) -> ort.SessionOptions:
-    """The settings above; ``spinning=False``: idle intra-op threads sleep at once (the short stages)."""
+    """The settings above; ``spinning=False``: idle intra-op threads sleep between ops too."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    if not spinning:
+    if spinning:
+        options.add_session_config_entry("session.force_spinning_stop", "1")
+    else:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -112,9 +114,7 @@ class OnnxRuntimeBackend:
         """Whether the decoder runs its CPU form (:mod:`..cpu_decoder`): on the CPU, with a C compiler."""
         with backend_errors(self.name, "load"):
             self.sessions = {
-                stage: ort.InferenceSession(
-                    str(path), session_options(self.threads, spinning=stage == "decoder"), providers=providers
-                )
+                stage: ort.InferenceSession(str(path), session_options(self.threads), providers=providers)
                 for stage, path in paths.items()
                 if not (device == "cpu" and stage == "decoder")
             }
