@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -47,6 +48,22 @@ def test_g2p_loads_while_the_sessions_build(tiny_graphs, voices_dir, monkeypatch
     monkeypatch.setattr(load_module, "select_backend", select)
     model = load_module.load_kokoro("cpu", graphs=tiny_graphs.directory, voices_dir=voices_dir)
     assert model.frontend.lang == "en-us"
+
+
+def test_a_model_given_by_paths_loads_without_the_download_code(tiny_graphs, voices_dir):
+    """Graphs and voices given as paths are never downloaded, so huggingface_hub's downloading half
+    (``hf_hub_download``, its errors and their HTTP client, ~0.1 s of imports) stays out of the load
+    (in a fresh interpreter)."""
+    download_code = ("huggingface_hub.file_download", "huggingface_hub.errors")
+    script = (
+        "import sys\n"
+        "from kokoro_trt.runtime import load_kokoro\n"
+        f"load_kokoro('cpu', graphs={str(tiny_graphs.directory)!r}, voices_dir={str(voices_dir)!r})\n"
+        f"print([name for name in {download_code!r} if name in sys.modules])\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_without_the_exporter_the_newest_export_of_the_same_weights_is_taken(tiny_graphs, tmp_path: Path, monkeypatch):

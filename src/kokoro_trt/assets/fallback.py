@@ -14,8 +14,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tqdm.auto import tqdm
-
 from ..errors import ChecksumError, ModelNotFoundError
 from ..storage import atomic_write, cache_dir, cache_lock, quarantine, remove_stale_temporaries, replacing, sha256_file
 
@@ -61,6 +59,8 @@ def _is_intact(path: Path, sha256: str) -> bool:
 
 def assemble(parts: list[Traversable], sha256: str, out: Path) -> Path:
     """Concatenate ``parts`` into ``out`` atomically; :class:`ChecksumError` leaves nothing behind."""
+    from tqdm.auto import tqdm  # ~0.1 s of imports, for this one-off progress bar
+
     digest = hashlib.sha256()
     with (
         replacing(out) as dst,

@@ -8,10 +8,10 @@ import os
 import socket
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
-from huggingface_hub import constants, hf_hub_download
-from huggingface_hub.errors import EntryNotFoundError, HFValidationError, LocalEntryNotFoundError
+from huggingface_hub import constants
 
 from ..errors import InvalidInputError, ModelNotFoundError
 
@@ -26,8 +26,22 @@ FIX = (
     "or set HF_ENDPOINT to a reachable Hugging Face mirror."
 )
 
-# What hf_hub_download raises when a file cannot be had: network and HTTP errors (OSError), 404s, bad ids.
-_HUB_ERRORS = (OSError, EntryNotFoundError, HFValidationError)
+# huggingface_hub's downloading half (hf_hub_download, its errors: ~0.1 s of imports, httpx among them) is
+# imported where it is used: loading a model whose files are given as paths never needs it.
+
+
+def hf_hub_download(*args: Any, **kwargs: Any) -> str:
+    """``huggingface_hub.hf_hub_download``, imported on first use."""
+    from huggingface_hub import hf_hub_download as download
+
+    return download(*args, **kwargs)
+
+
+def _hub_errors() -> tuple[type[Exception], ...]:
+    """What hf_hub_download raises when a file cannot be had: network and HTTP errors (OSError), 404s, bad ids."""
+    from huggingface_hub.errors import EntryNotFoundError, HFValidationError
+
+    return (OSError, EntryNotFoundError, HFValidationError)
 
 
 def is_offline(local_files_only: bool | None = None) -> bool:
@@ -40,6 +54,8 @@ def is_offline(local_files_only: bool | None = None) -> bool:
 
 def cached_file(filename: str, *, repo_id: str = DEFAULT_REPO, cache_dir: Path | None = None) -> Path | None:
     """The file from the local Hugging Face cache, or None; never touches the network."""
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+
     try:
         return Path(hf_hub_download(repo_id, filename, cache_dir=cache_dir, local_files_only=True))
     except LocalEntryNotFoundError:
@@ -70,7 +86,7 @@ def download_file(filename: str, *, repo_id: str = DEFAULT_REPO, cache_dir: Path
         raise ModelNotFoundError(f"Could not download {filename!r} from {repo_id!r}: the Hub is unreachable. {FIX}")
     try:
         return Path(hf_hub_download(repo_id, filename, cache_dir=cache_dir))
-    except _HUB_ERRORS as exc:
+    except _hub_errors() as exc:
         raise ModelNotFoundError(f"Could not download {filename!r} from {repo_id!r}: {exc}. {FIX}") from exc
 
 
@@ -113,7 +129,7 @@ def download_model(
     wanted += ["voices/*.pt"] if voices is None else [f"voices/{name}.pt" for name in voices]
     try:
         folder = Path(snapshot_download(repo_id, allow_patterns=wanted, local_files_only=local_files_only))
-    except _HUB_ERRORS as exc:
+    except _hub_errors() as exc:
         raise ModelNotFoundError(f"Could not download {repo_id!r}: {exc}. {FIX}") from exc
     missing = [name for name in wanted if "*" not in name and not (folder / name).is_file()]
     if missing:
