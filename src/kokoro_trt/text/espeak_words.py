@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from misaki.espeak import EspeakG2P
-from phonemizer.backend import EspeakBackend
+from .lean_imports import lean_imports
+
+with lean_imports():
+    from misaki.espeak import EspeakG2P
+    from phonemizer.backend import EspeakBackend
 
 _DECIMAL_WORDS = {
     "es": {",": "coma", ".": "punto"},

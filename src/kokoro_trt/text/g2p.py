@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from .lean_imports import lean_imports
 from .lexicon_snapshot import load_lexicon_snapshot
-from .without_torch import torch_hidden
 
-with torch_hidden():
+with lean_imports():
     import spacy
     from misaki import en
     from misaki.espeak import EspeakFallback

@@ -19,9 +19,9 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from ..storage import atomic_write, cache_dir
-from .without_torch import torch_hidden
+from .lean_imports import lean_imports
 
-with torch_hidden():
+with lean_imports():
     from misaki import data as misaki_data
     from misaki import en
 
