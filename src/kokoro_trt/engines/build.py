@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from ..errors import EngineBuildError, InvalidInputError, KokoroError
 from ..graphs import STAGES, GraphSet
 from ..storage import atomic_write, cache_dir, cache_lock, remove_stale_temporaries
@@ -190,6 +188,8 @@ def _build_all(
     progress: bool,
 ) -> None:
     """Build each stage's engine and manifest into ``directory``, updating the timing cache as it goes."""
+    from tqdm.auto import tqdm  # ~0.03 s of imports, which every ``load_kokoro`` would pay through this package
+
     cache = cache_path.read_bytes() if cache_path.is_file() else b""
     with tqdm(total=len(STAGES), desc=f"build {target.arch}", unit="engine", disable=not progress) as bar:
         for stage in STAGES:
