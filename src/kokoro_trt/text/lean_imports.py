@@ -74,6 +74,8 @@ class _Deferred:
         return self._target()(*args, **kwargs)
 
     def __getattr__(self, attribute: str) -> Any:
+        if attribute in ("_module", "_name"):  # not set yet (a copy being built): no target to ask
+            raise AttributeError(attribute)
         return getattr(self._target(), attribute)
 
     def __repr__(self) -> str:
@@ -82,7 +84,9 @@ class _Deferred:
 
 class _Placeholders(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """In one thread, imports each of ``DEFERRED`` as a placeholder module: while the block runs, its names
-    are :class:`_Deferred`; once :meth:`remove` has taken it out, it forwards every read to the real module."""
+    are :class:`_Deferred`; once :meth:`remove` has taken it out, it forwards every read to the real module.
+    Another thread importing one meanwhile gets the real module, or the placeholder if it is already in
+    ``sys.modules`` (``sys.modules`` is the process's), whose names then work as they do for the G2P."""
 
     def __init__(self) -> None:
         self.thread = threading.get_ident()
