@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .. import cudart
+from .. import cuda_driver, cudart
 from ..errors import BackendUnavailableError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -54,18 +54,13 @@ class EngineTarget:
 
 
 def gpu_properties(device_id: int = 0) -> tuple[str, str]:
-    """Name and compute capability of CUDA device ``device_id`` (cuda-python, else torch)."""
+    """Name and compute capability of CUDA device ``device_id``: from cuda-python where it is installed,
+    else from the NVIDIA driver itself (:mod:`..cuda_driver`)."""
     try:
-        return cudart.device_properties(device_id)
-    except BackendUnavailableError:
-        try:
-            import torch
-        except ImportError:
-            raise BackendUnavailableError("no CUDA binding: `pip install 'kokoro-trt[gpu]'` (cuda-python)") from None
-        if not torch.cuda.is_available() or device_id >= torch.cuda.device_count():
-            raise BackendUnavailableError(f"no CUDA device {device_id}") from None
-        major, minor = torch.cuda.get_device_capability(device_id)
-        return torch.cuda.get_device_name(device_id), f"{major}.{minor}"
+        cudart.runtime()
+    except BackendUnavailableError:  # cuda-python is not installed
+        return cuda_driver.device_properties(device_id)
+    return cudart.device_properties(device_id)
 
 
 def current_target(library: TensorRTLibrary, device_id: int = 0) -> EngineTarget:
