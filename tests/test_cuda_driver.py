@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
-import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from kokoro_trt.cuda_driver import LIBRARY
+from tests.fresh_python import run_python
 
 linux_with_cc = pytest.mark.skipif(
     not sys.platform.startswith("linux") or shutil.which("cc") is None, reason="builds a stand-in libcuda with cc"
@@ -45,16 +44,7 @@ def _driver_here() -> bool:
 
 def _ask(folder: Path, code: str) -> str:
     """``code``'s output in a fresh interpreter whose ``libcuda.so.1`` is the one in ``folder``."""
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "LD_LIBRARY_PATH": str(folder)},
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+    return run_python(code, env={"LD_LIBRARY_PATH": str(folder)}, timeout=120)
 
 
 def _fake_driver(folder: Path, init_result: int) -> Path:

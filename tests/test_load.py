@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -15,6 +14,7 @@ from kokoro_trt.export.key import ExportKey
 from kokoro_trt.graphs import MANIFEST_NAME
 from kokoro_trt.runtime import load as load_module
 from kokoro_trt.text import TextFrontend
+from tests.fresh_python import run_python
 from tests.tiny_model import tiny_config
 
 
@@ -55,15 +55,15 @@ def test_a_model_given_by_paths_loads_without_the_download_or_progress_code(tiny
     (``hf_hub_download``, its errors and their HTTP client, ~0.1 s of imports) stays out of the load
     (in a fresh interpreter), and so do the progress bars of downloads and engine builds (``tqdm.auto``, ~0.03 s)."""
     download_code = ("huggingface_hub.file_download", "huggingface_hub.errors", "tqdm.auto")
-    script = (
-        "import sys\n"
-        "from kokoro_trt.runtime import load_kokoro\n"
-        f"load_kokoro('cpu', graphs={str(tiny_graphs.directory)!r}, voices_dir={str(voices_dir)!r})\n"
-        f"print([name for name in {download_code!r} if name in sys.modules])\n"
+    out = run_python(
+        f"""
+        import sys
+        from kokoro_trt.runtime import load_kokoro
+        load_kokoro("cpu", graphs={str(tiny_graphs.directory)!r}, voices_dir={str(voices_dir)!r})
+        print([name for name in {download_code!r} if name in sys.modules])
+        """
     )
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert run.stdout.strip().splitlines()[-1] == "[]"
+    assert out.splitlines()[-1] == "[]"
 
 
 def test_without_the_exporter_the_newest_export_of_the_same_weights_is_taken(tiny_graphs, tmp_path: Path, monkeypatch):

@@ -4,28 +4,19 @@ keeps them from nothing but its own imports."""
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
-import textwrap
 
 import pytest
+
+from tests.fresh_python import run_python
 
 needs_torch = pytest.mark.skipif(
     importlib.util.find_spec("torch") is None, reason="only matters where torch is installed (the export extra)"
 )
 
 
-def run(code: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
 @needs_torch
 def test_english_g2p_loads_without_torch_or_spacy_plugins() -> None:
-    out = run(
+    out = run_python(
         """
         import sys
         from kokoro_trt.config import ModelConfig
@@ -45,7 +36,7 @@ def test_english_g2p_loads_without_torch_or_spacy_plugins() -> None:
 
 @needs_torch
 def test_torch_is_hidden_in_the_loading_thread_only() -> None:
-    out = run(
+    out = run_python(
         """
         import threading
         from kokoro_trt.text.lean_imports import torch_hidden
@@ -69,7 +60,7 @@ def test_torch_is_hidden_in_the_loading_thread_only() -> None:
 
 @needs_torch
 def test_an_imported_torch_is_left_alone() -> None:
-    out = run(
+    out = run_python(
         """
         import sys
         import torch
@@ -88,7 +79,7 @@ UNUSED = ("spacy.cli", "httpx", "typer", "weasel", "segments", "csvw")
 
 
 def test_the_g2p_loads_without_the_modules_it_never_runs_which_still_work_afterwards() -> None:
-    out = run(
+    out = run_python(
         f"""
         import sys
         from kokoro_trt.config import ModelConfig
@@ -109,7 +100,7 @@ def test_the_g2p_loads_without_the_modules_it_never_runs_which_still_work_afterw
 
 
 def test_other_threads_import_the_real_modules_while_the_g2p_loads() -> None:
-    out = run(
+    out = run_python(
         """
         import threading
         from kokoro_trt.text.lean_imports import lean_imports
