@@ -8,7 +8,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from kokoro_trt.runtime import spectral_conv
+from kokoro_trt.runtime import snake_kernel, spectral_conv
 from kokoro_trt.runtime.backends.ort import session_options
 from kokoro_trt.runtime.spectral_conv import spectral_convs
 
@@ -46,8 +46,15 @@ def _conv_model(
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
-    session = ort.InferenceSession(model.SerializeToString(), session_options(2), providers=["CPUExecutionProvider"])
+def _run(model: onnx.ModelProto, x: np.ndarray, threads: int = 2) -> np.ndarray:
+    """``model`` on ONNX Runtime CPU, with the kernel library its rewritten convolutions use."""
+    options = session_options(threads)
+    if any(opset.domain == snake_kernel.DOMAIN for opset in model.opset_import):
+        library = snake_kernel.snake_kernel_library()
+        if library is None:
+            pytest.skip("no C compiler here: the CPU decoder is not rewritten (tests/test_snake_kernel.py)")
+        options.register_custom_ops_library(str(library))
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     return session.run(None, {"x": x})[0]
 
 
@@ -77,6 +84,75 @@ def test_a_long_input_matches_to_float32_rounding() -> None:
     x = (np.random.default_rng(5).standard_normal((1, CHANNELS, 48_000)) * 4).astype(np.float32)
     expected = _run(stock, x)
     assert np.abs(_run(rewritten, x) - expected).max() <= 1e-6 * float(np.abs(expected).max())
+
+
+def _op_model(op: str, inputs: list[tuple[str, int, list]], output: str) -> onnx.ModelProto:
+    """One node of the kernel library's ``op`` over graph inputs ``(name, type, shape)``."""
+    graph = helper.make_graph(
+        [helper.make_node(op, [name for name, _, _ in inputs], [output], domain=snake_kernel.DOMAIN)],
+        op,
+        [helper.make_tensor_value_info(name, kind, shape) for name, kind, shape in inputs],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)],
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid(snake_kernel.DOMAIN, 1)]
+    return helper.make_model(graph, opset_imports=opsets)
+
+
+def _session_with_library(model: onnx.ModelProto, threads: int = 2) -> ort.InferenceSession:
+    library = snake_kernel.snake_kernel_library()
+    if library is None:
+        pytest.skip("no C compiler here: the CPU decoder is not rewritten (tests/test_snake_kernel.py)")
+    options = session_options(threads)
+    options.register_custom_ops_library(str(library))
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("dilation", [1, 3, 5])
+@pytest.mark.parametrize("length", [1, 21, 22, 23, 100, 1001])
+def test_split_cuts_each_channel_phase_into_padded_blocks(dilation, length) -> None:
+    valid, pad, block = 22, 5, 32
+    x = np.random.default_rng(length).standard_normal((1, 4, length)).astype(np.float32)
+    model = _op_model(
+        snake_kernel.SPLIT_OP, [("x", TensorProto.FLOAT, [1, 4, "T"]), ("p", TensorProto.INT64, [4])], "blocks"
+    )
+    got = _session_with_library(model).run(None, {"x": x, "p": np.array([dilation, valid, pad, block])})[0]
+    phase_length = -(-length // dilation)
+    blocks = -(-phase_length // valid) + 1
+    padded = np.zeros((4, dilation, blocks * valid + block), np.float32)  # zeros past the last block's start too
+    for phase in range(dilation):
+        samples = x[0, :, phase::dilation]
+        padded[:, phase, pad : pad + samples.shape[1]] = samples
+    starts = np.arange(blocks) * valid
+    expected = padded[:, :, starts[:, None] + np.arange(block)]  # [C, d, blocks, block]
+    assert got.shape == (block, 4 * dilation * blocks)
+    assert np.array_equal(got, expected.reshape(-1, block).T)
+
+
+@pytest.mark.parametrize("dilation", [1, 3, 5])
+@pytest.mark.parametrize("length", [1, 22, 100, 1001])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_join_interleaves_the_phases_and_adds_the_bias(dilation, length, threads) -> None:
+    rng = np.random.default_rng(length)
+    padded = (-(-length // dilation) // 22 + 2) * 22  # room past each phase's samples, as the split leaves
+    y = rng.standard_normal((4 * dilation * padded // 22, 22)).astype(np.float32)
+    bias = rng.standard_normal(4).astype(np.float32)
+    model = _op_model(
+        snake_kernel.JOIN_OP,
+        [
+            ("y", TensorProto.FLOAT, [None, 22]),
+            ("b", TensorProto.FLOAT, [4]),
+            ("t", TensorProto.INT64, [1]),
+            ("d", TensorProto.INT64, [1]),
+        ],
+        "out",
+    )
+    feeds = {"y": y, "b": bias, "t": np.array([length]), "d": np.array([dilation])}
+    got = _session_with_library(model, threads).run(None, feeds)[0]
+    sequences = y.reshape(4, dilation, padded)
+    t = np.arange(length)
+    expected = sequences[:, t % dilation, t // dilation] + bias[:, None]
+    assert got.shape == (1, 4, length)
+    assert np.array_equal(got[0], expected)
 
 
 @pytest.mark.parametrize(

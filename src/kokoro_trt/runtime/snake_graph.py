@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from .snake_kernel import DOMAIN, OP_TYPE
+from .snake_kernel import DOMAIN, OP_TYPE, add_domain
 
 if TYPE_CHECKING:
     import onnx
@@ -45,7 +45,7 @@ def fuse_snakes(model: onnx.ModelProto) -> int:
         kept = [fused.get(index, node) for index, node in enumerate(nodes) if index not in dropped]
         del model.graph.node[:]
         model.graph.node.extend(kept)
-        model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
+        add_domain(model)
     return len(fused)
 
 

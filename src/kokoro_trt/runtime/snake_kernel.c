@@ -1,5 +1,7 @@
-/* kokoro_trt.AdaSnake: the generator's instance norm and Snake in one multi-threaded pass, for ONNX
- * Runtime's CPU provider (a custom-op library; see snake_kernel.py, which compiles it).
+/* The decoder's custom ops for ONNX Runtime's CPU provider (a custom-op library; see snake_kernel.py,
+ * which compiles it): kokoro_trt.AdaSnake, the generator's instance norm and Snake in one multi-threaded
+ * pass, and kokoro_trt.SpectralSplit / SpectralJoin, the data movement around the frequency-domain
+ * convolutions (spectral_conv.py), described at the end.
  *
  *   y = u + sin(u)^2,   u = scale[c] * (x - mean_c) / sqrt(var_c + 1e-5) + bias[c]
  *
@@ -56,7 +58,7 @@ struct OrtCustomOp {
     int (*GetInputMemoryType)(const OrtCustomOp *op, size_t index);
 };
 
-enum { TENSOR_FLOAT = 1, REQUIRED = 0, MEM_DEFAULT = 0, ORT_FAIL = 1 };
+enum { TENSOR_FLOAT = 1, TENSOR_INT64 = 7, REQUIRED = 0, MEM_DEFAULT = 0, ORT_FAIL = 1 };
 
 /* OrtApi entries, by index. */
 #define CREATE_STATUS 0
@@ -183,6 +185,31 @@ static void *input_data(OrtKernelContext *context, size_t index, const OrtValue 
     return data;
 }
 
+/* The shape of ``value`` into ``dims`` (at most MAX_RANK); its rank, or 0 when it cannot be read. */
+static size_t shape_of(const OrtValue *value, int64_t *dims) {
+    OrtShape *shape;
+    if (failed(API(GET_TENSOR_TYPE_AND_SHAPE, GetTensorTypeAndShapeFn)(value, &shape))) return 0;
+    size_t rank = 0;
+    int ok = !failed(API(GET_DIMENSIONS_COUNT, GetDimensionsCountFn)(shape, &rank)) && rank <= MAX_RANK
+             && !failed(API(GET_DIMENSIONS, GetDimensionsFn)(shape, dims, rank));
+    API(RELEASE_TENSOR_TYPE_AND_SHAPE_INFO, ReleaseShapeFn)(shape);
+    return ok ? rank : 0;
+}
+
+static float *output_data(OrtKernelContext *context, const int64_t *dims, size_t rank) {
+    OrtValue *value;
+    void *data = NULL;
+    if (failed(API(KERNEL_CONTEXT_GET_OUTPUT, KernelContextGetOutputFn)(context, 0, dims, rank, &value))) return NULL;
+    if (failed(API(GET_TENSOR_MUTABLE_DATA, GetTensorMutableDataFn)(value, &data))) return NULL;
+    return data;
+}
+
+/* Runs task(data, i) for i < count on the session's intra-op threads (in this thread if that fails). */
+static void parallel_for(OrtKernelContext *context, void (*task)(void *, size_t), size_t count, void *data) {
+    if (failed(API(KERNEL_CONTEXT_PARALLEL_FOR, ParallelForFn)(context, task, count, 0, data)))
+        for (size_t i = 0; i < count; i++) task(data, i);
+}
+
 /* ONNX Runtime validated the types; the shapes are InstanceNormalization's ([N, C, D1, ...], [C], [C]).
  * A failed API call leaves the output unwritten, which the kernel cannot report in this op version. */
 static void compute(void *kernel, OrtKernelContext *context) {
@@ -193,24 +220,129 @@ static void compute(void *kernel, OrtKernelContext *context) {
     rows.scale = input_data(context, 1, &scale_value);
     rows.bias = input_data(context, 2, &bias_value);
     if (!rows.x || !rows.scale || !rows.bias) return;
-    OrtShape *shape;
-    if (failed(API(GET_TENSOR_TYPE_AND_SHAPE, GetTensorTypeAndShapeFn)(x_value, &shape))) return;
     int64_t dims[MAX_RANK];
-    size_t rank = 0;
-    int ok = !failed(API(GET_DIMENSIONS_COUNT, GetDimensionsCountFn)(shape, &rank)) && rank >= 3 && rank <= MAX_RANK
-             && !failed(API(GET_DIMENSIONS, GetDimensionsFn)(shape, dims, rank));
-    API(RELEASE_TENSOR_TYPE_AND_SHAPE_INFO, ReleaseShapeFn)(shape);
-    OrtValue *y_value;
-    if (!ok || failed(API(KERNEL_CONTEXT_GET_OUTPUT, KernelContextGetOutputFn)(context, 0, dims, rank, &y_value)))
-        return;
-    if (failed(API(GET_TENSOR_MUTABLE_DATA, GetTensorMutableDataFn)(y_value, (void **)&rows.y))) return;
+    size_t rank = shape_of(x_value, dims);
+    if (rank < 3 || !(rows.y = output_data(context, dims, rank))) return;
     rows.channels = (size_t)dims[1];
     rows.length = 1;
     for (size_t axis = 2; axis < rank; axis++) rows.length *= (size_t)dims[axis]; /* [N, C, D1, D2, ...] */
     size_t total = (size_t)dims[0] * rows.channels;
     if (total == 0 || rows.length == 0) return;
-    if (failed(API(KERNEL_CONTEXT_PARALLEL_FOR, ParallelForFn)(context, run_row, total, 0, &rows)))
-        for (size_t row = 0; row < total; row++) run_row(&rows, row);
+    parallel_for(context, run_row, total, &rows);
+}
+
+/* -- the frequency-domain convolutions' data movement ---------------------------------------------- *
+ *
+ * A convolution of x [1, C, T] dilated by d runs in spectral_conv.py on the C*d "sequences" of x: channel c's
+ * phase p is x[c, p], x[c, p + d], ... (n = ceil(T / d) samples, zeros past T; d = 1: the channel itself).
+ *
+ * SpectralSplit(x, params = [d, L, pad, B]) pads each sequence to nb * L samples, nb = ceil(n / L) + 1 (pad
+ * zeros, its n samples, zeros), and cuts it into nb blocks of B samples starting L apart (zeros past its
+ * end): the columns of the output [B, C * d * nb], sequence after sequence, which a MatMul by the DFT
+ * matrix [2F, B] turns into their spectra.
+ * SpectralJoin(y, bias [C], length = [T], dilation = [d]) takes y, the C * d sequences' outputs laid out
+ * end to end, nb * L samples each, and interleaves the phases back:
+ * out[c, t] = y[(c * d + t % d) * nb * L + t / d] + bias[c], out of shape [1, C, T].
+ *
+ * Each is one multi-threaded pass where ONNX Runtime ran two to four single-threaded copies: Pad, Transpose
+ * and Pad before a dilated convolution's DFT, Slice (and Transpose, Slice) and Add after every one. The
+ * undilated convolutions keep ONNX Runtime's Pad and a Conv for their DFT (spectral_conv.py says why). */
+
+typedef struct {
+    const float *x;
+    float *out;
+    size_t length, dilation, phase_length, pad, valid, block, blocks, columns;
+} Sequences;
+
+/* Sample i of a phase sequence once padded (zeros before and after its samples). */
+static float padded_sample(const Sequences *s, const float *x, size_t phase, size_t i) {
+    if (i < s->pad || i - s->pad >= s->phase_length) return 0.0f;
+    size_t t = (i - s->pad) * s->dilation + phase;
+    return t < s->length ? x[t] : 0.0f;
+}
+
+static void split_sequence(void *data, size_t sequence) {
+    const Sequences *s = data;
+    size_t phase = sequence % s->dilation;
+    const float *x = s->x + sequence / s->dilation * s->length;
+    for (size_t j = 0; j < s->block; j++) {
+        float *row = s->out + j * s->columns + sequence * s->blocks;
+        for (size_t b = 0; b < s->blocks; b++) row[b] = padded_sample(s, x, phase, b * s->valid + j);
+    }
+}
+
+static int64_t *int64_input(OrtKernelContext *context, size_t index, size_t count) {
+    const OrtValue *value;
+    int64_t dims[MAX_RANK];
+    int64_t *data = input_data(context, index, &value);
+    size_t rank = data ? shape_of(value, dims) : 0, elements = 1;
+    for (size_t axis = 0; axis < rank; axis++) elements *= (size_t)dims[axis];
+    return data && rank > 0 && elements == count ? data : NULL;
+}
+
+static void split_compute(void *kernel, OrtKernelContext *context) {
+    (void)kernel;
+    const OrtValue *x_value;
+    Sequences s;
+    s.x = input_data(context, 0, &x_value);
+    const int64_t *params = int64_input(context, 1, 4);
+    int64_t dims[MAX_RANK];
+    if (!s.x || !params || shape_of(x_value, dims) != 3 || dims[0] != 1) return;
+    if (params[0] < 1 || params[1] < 1 || params[2] < 0 || params[2] > params[1] || params[3] < params[1]) return;
+    s.length = (size_t)dims[2];
+    s.dilation = (size_t)params[0];
+    s.valid = (size_t)params[1];
+    s.pad = (size_t)params[2];
+    s.block = (size_t)params[3];
+    s.phase_length = (s.length + s.dilation - 1) / s.dilation;
+    s.blocks = (s.phase_length + s.valid - 1) / s.valid + 1;
+    s.columns = (size_t)dims[1] * s.dilation * s.blocks;
+    int64_t out_dims[2] = {(int64_t)s.block, (int64_t)s.columns};
+    if (!(s.out = output_data(context, out_dims, 2))) return;
+    parallel_for(context, split_sequence, (size_t)dims[1] * s.dilation, &s);
+}
+
+typedef struct {
+    const float *y, *bias;
+    float *out;
+    size_t length, dilation, padded;
+} Phases;
+
+static void join_channel(void *data, size_t c) {
+    const Phases *s = data;
+    const float *y = s->y + c * s->dilation * s->padded;
+    float *out = s->out + c * s->length;
+    float bias = s->bias[c];
+    size_t d = s->dilation, whole = s->length / d; /* the samples of every phase, then those of the first few */
+    if (d == 1) {
+        for (size_t t = 0; t < s->length; t++) out[t] = y[t] + bias;
+        return;
+    }
+    for (size_t m = 0; m < whole; m++)
+        for (size_t p = 0; p < d; p++) out[m * d + p] = y[p * s->padded + m] + bias;
+    for (size_t t = whole * d; t < s->length; t++) out[t] = y[(t - whole * d) * s->padded + whole] + bias;
+}
+
+static void join_compute(void *kernel, OrtKernelContext *context) {
+    (void)kernel;
+    const OrtValue *y_value, *bias_value;
+    Phases s;
+    s.y = input_data(context, 0, &y_value);
+    s.bias = input_data(context, 1, &bias_value);
+    const int64_t *length = int64_input(context, 2, 1), *dilation = int64_input(context, 3, 1);
+    int64_t dims[MAX_RANK], bias_dims[MAX_RANK];
+    size_t rank = s.y ? shape_of(y_value, dims) : 0, y_size = 1, channels;
+    if (!s.bias || !length || !dilation || rank == 0 || shape_of(bias_value, bias_dims) != 1) return;
+    channels = (size_t)bias_dims[0];
+    for (size_t axis = 0; axis < rank; axis++) y_size *= (size_t)dims[axis];
+    if (*length < 0 || *dilation < 1 || channels == 0 || y_size % (channels * (size_t)*dilation)) return;
+    s.length = (size_t)*length;
+    s.dilation = (size_t)*dilation;
+    s.padded = y_size / (channels * s.dilation);
+    if ((s.length + s.dilation - 1) / s.dilation > s.padded) return;
+    int64_t out_dims[3] = {1, (int64_t)channels, (int64_t)s.length};
+    if (!(s.out = output_data(context, out_dims, 3))) return;
+    parallel_for(context, join_channel, channels, &s);
 }
 
 /* -- registration --------------------------------------------------------------------------------- */
@@ -220,9 +352,15 @@ static void *create_kernel(const OrtCustomOp *op, OrtApiTable table, const OrtKe
     return (void *)op; /* stateless: any non-NULL pointer */
 }
 static const char *op_name(const OrtCustomOp *op) { (void)op; return "AdaSnake"; }
+static const char *split_name(const OrtCustomOp *op) { (void)op; return "SpectralSplit"; }
+static const char *join_name(const OrtCustomOp *op) { (void)op; return "SpectralJoin"; }
 static const char *provider(const OrtCustomOp *op) { (void)op; return "CPUExecutionProvider"; }
 static int float_type(const OrtCustomOp *op, size_t index) { (void)op, (void)index; return TENSOR_FLOAT; }
+static int split_types(const OrtCustomOp *op, size_t index) { (void)op; return index ? TENSOR_INT64 : TENSOR_FLOAT; }
+static int join_types(const OrtCustomOp *op, size_t index) { (void)op; return index < 2 ? TENSOR_FLOAT : TENSOR_INT64; }
+static size_t two(const OrtCustomOp *op) { (void)op; return 2; }
 static size_t three(const OrtCustomOp *op) { (void)op; return 3; }
+static size_t four(const OrtCustomOp *op) { (void)op; return 4; }
 static size_t one(const OrtCustomOp *op) { (void)op; return 1; }
 static void destroy(void *kernel) { (void)kernel; }
 static int required(const OrtCustomOp *op, size_t index) { (void)op, (void)index; return REQUIRED; }
@@ -232,18 +370,27 @@ static const OrtCustomOp ADA_SNAKE = {
     OP_VERSION, create_kernel, op_name, provider, float_type, three, float_type, one,
     compute, destroy, required, required, default_memory,
 };
+static const OrtCustomOp SPECTRAL_SPLIT = {
+    OP_VERSION, create_kernel, split_name, provider, split_types, two, float_type, one,
+    split_compute, destroy, required, required, default_memory,
+};
+static const OrtCustomOp SPECTRAL_JOIN = {
+    OP_VERSION, create_kernel, join_name, provider, join_types, four, float_type, one,
+    join_compute, destroy, required, required, default_memory,
+};
+static const OrtCustomOp *const OPS[] = {&ADA_SNAKE, &SPECTRAL_SPLIT, &SPECTRAL_JOIN};
 
 /* Called by SessionOptions.register_custom_ops_library; NULL on success. */
 OrtStatus *RegisterCustomOps(OrtSessionOptions *options, const OrtApiBase *base) {
     api = base->GetApi(API_VERSION);
     if (api == NULL) { /* older than 1.17: say so through the first API version's CreateStatus */
         OrtApiTable first = base->GetApi(1);
-        return ((CreateStatusFn)first[CREATE_STATUS])(ORT_FAIL, "AdaSnake needs ONNX Runtime 1.17 or newer");
+        return ((CreateStatusFn)first[CREATE_STATUS])(ORT_FAIL, "kokoro_trt's custom ops need ONNX Runtime 1.17 or newer");
     }
     OrtCustomOpDomain *domain;
     OrtStatus *status = API(CREATE_CUSTOM_OP_DOMAIN, CreateCustomOpDomainFn)("kokoro_trt", &domain);
     if (status) return status;
-    status = API(CUSTOM_OP_DOMAIN_ADD, CustomOpDomainAddFn)(domain, &ADA_SNAKE);
-    if (status) return status;
+    for (size_t k = 0; k < sizeof OPS / sizeof OPS[0]; k++)
+        if ((status = API(CUSTOM_OP_DOMAIN_ADD, CustomOpDomainAddFn)(domain, OPS[k]))) return status;
     return API(ADD_CUSTOM_OP_DOMAIN, AddCustomOpDomainFn)(options, domain);
 }

@@ -1,4 +1,5 @@
-"""The ``AdaSnake`` custom op (``snake_kernel.c``): the decoder's instance norm + Snake in one pass.
+"""The decoder's custom-op library (``snake_kernel.c``): ``AdaSnake``, the instance norm + Snake in one
+pass, and the frequency-domain convolutions' ``SpectralSplit`` / ``SpectralJoin`` (:mod:`.spectral_conv`).
 
 ONNX Runtime runs the exported ``InstanceNormalization → Sin → Mul → Add`` of each Snake block with
 ``Sin`` and the norm on one thread, seven passes over audio-rate tensors: about a quarter of the decoder's
@@ -20,18 +21,33 @@ import platform
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..storage import cache_dir, cache_lock, remove_stale_temporaries, temporary_dir
+
+if TYPE_CHECKING:
+    import onnx
 
 logger = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("snake_kernel.c")
 DOMAIN = "kokoro_trt"
 OP_TYPE = "AdaSnake"
+SPLIT_OP = "SpectralSplit"
+JOIN_OP = "SpectralJoin"
+"""The frequency-domain convolutions' data movement (:mod:`.spectral_conv`), in the same library."""
 ENV_SWITCH = "KOKORO_TRT_SNAKE_KERNEL"
 FLAGS = ("-O3", "-shared", "-fPIC", "-std=c11")
 NATIVE = "-march=native"
 """Tried first (this CPU's vector width); a compiler that lacks it builds the portable kernel instead."""
+
+
+def add_domain(model: onnx.ModelProto) -> None:
+    """Declare this library's op domain in ``model`` (once), as a graph using its ops must."""
+    from onnx import helper
+
+    if all(opset.domain != DOMAIN for opset in model.opset_import):
+        model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
 
 
 def _cpu_flags() -> str:
