@@ -183,7 +183,8 @@ CONTENDERS = {
 
 
 def prepare(cfg: dict) -> dict:
-    """Exported graphs (cache) and the FP32 ``.pth`` for torch: done here so the parent stays small."""
+    """Exported graphs (cache) with their CPU forms, and the FP32 ``.pth`` for torch: done here so the
+    parent stays small."""
     from pathlib import Path
 
     from kokoro_trt.assets import resolve_weights
@@ -196,13 +197,17 @@ def prepare(cfg: dict) -> dict:
     }
     if cfg.get("graphs", True):
         from kokoro_trt.export.pipeline import export_model
+        from kokoro_trt.runtime.cpu_decoder import cpu_decoder
 
         graphs = export_model(weights, progress=False)
+        cpu_decoder(graphs)  # as `kokoro-trt export` does: a worker's load never includes this rewrite
         out["graphs"] = str(graphs.directory)
         if cfg.get("int8_voices_dir"):
             from kokoro_trt.runtime.int8 import ensure_int8_decoder
 
-            out["int8_decoder"] = str(ensure_int8_decoder(graphs, voices_dir=cfg["int8_voices_dir"], progress=False))
+            int8 = ensure_int8_decoder(graphs, voices_dir=cfg["int8_voices_dir"], progress=False)
+            cpu_decoder(graphs, int8)
+            out["int8_decoder"] = str(int8)
     pth = None
     if cfg.get("pth_dir"):
         from kokoro_trt.storage import sha256_file

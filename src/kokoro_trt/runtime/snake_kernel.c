@@ -1,7 +1,7 @@
 /* The decoder's custom ops for ONNX Runtime's CPU provider (a custom-op library; see snake_kernel.py,
  * which compiles it): kokoro_trt.AdaSnake, the generator's instance norm and Snake in one multi-threaded
- * pass, and kokoro_trt.SpectralSplit / SpectralJoin, the data movement around the frequency-domain
- * convolutions (spectral_conv.py), described at the end.
+ * pass, and kokoro_trt.SpectralJoin, the last copy of the frequency-domain convolutions (spectral_conv.py),
+ * described at the end.
  *
  *   y = u + sin(u)^2,   u = scale[c] * (x - mean_c) / sqrt(var_c + 1e-5) + bias[c]
  *
@@ -231,45 +231,15 @@ static void compute(void *kernel, OrtKernelContext *context) {
     parallel_for(context, run_row, total, &rows);
 }
 
-/* -- the frequency-domain convolutions' data movement ---------------------------------------------- *
+/* -- the frequency-domain convolutions' last copy ------------------------------------------------- *
  *
  * A convolution of x [1, C, T] dilated by d runs in spectral_conv.py on the C*d "sequences" of x: channel c's
- * phase p is x[c, p], x[c, p + d], ... (n = ceil(T / d) samples, zeros past T; d = 1: the channel itself).
+ * phase p is x[c, p], x[c, p + d], ... (d = 1: the channel itself), each padded to the same length.
  *
- * SpectralSplit(x, params = [d, L, pad, B]) pads each sequence to nb * L samples, nb = ceil(n / L) + 1 (pad
- * zeros, its n samples, zeros), and cuts it into nb blocks of B samples starting L apart (zeros past its
- * end): the columns of the output [B, C * d * nb], sequence after sequence, which a MatMul by the DFT
- * matrix [2F, B] turns into their spectra.
- * SpectralJoin(y, bias [C], length = [T], dilation = [d]) takes y, the C * d sequences' outputs laid out
- * end to end, nb * L samples each, and interleaves the phases back:
- * out[c, t] = y[(c * d + t % d) * nb * L + t / d] + bias[c], out of shape [1, C, T].
- *
- * Each is one multi-threaded pass where ONNX Runtime ran two to four single-threaded copies: Pad, Transpose
- * and Pad before a dilated convolution's DFT, Slice (and Transpose, Slice) and Add after every one. The
- * undilated convolutions keep ONNX Runtime's Pad and a Conv for their DFT (spectral_conv.py says why). */
-
-typedef struct {
-    const float *x;
-    float *out;
-    size_t length, dilation, phase_length, pad, valid, block, blocks, columns;
-} Sequences;
-
-/* Sample i of a phase sequence once padded (zeros before and after its samples). */
-static float padded_sample(const Sequences *s, const float *x, size_t phase, size_t i) {
-    if (i < s->pad || i - s->pad >= s->phase_length) return 0.0f;
-    size_t t = (i - s->pad) * s->dilation + phase;
-    return t < s->length ? x[t] : 0.0f;
-}
-
-static void split_sequence(void *data, size_t sequence) {
-    const Sequences *s = data;
-    size_t phase = sequence % s->dilation;
-    const float *x = s->x + sequence / s->dilation * s->length;
-    for (size_t j = 0; j < s->block; j++) {
-        float *row = s->out + j * s->columns + sequence * s->blocks;
-        for (size_t b = 0; b < s->blocks; b++) row[b] = padded_sample(s, x, phase, b * s->valid + j);
-    }
-}
+ * SpectralJoin(y, bias [C], length = [T], dilation = [d]) takes y, the sequences' outputs laid out end to
+ * end (sequence c * d + p, P samples each), and interleaves the phases back:
+ * out[c, t] = y[(c * d + t % d) * P + t / d] + bias[c], out of shape [1, C, T]: one multi-threaded pass
+ * where ONNX Runtime ran Slice (and for d > 1 Transpose, Reshape, Slice) and Add, single-threaded. */
 
 static int64_t *int64_input(OrtKernelContext *context, size_t index, size_t count) {
     const OrtValue *value;
@@ -278,28 +248,6 @@ static int64_t *int64_input(OrtKernelContext *context, size_t index, size_t coun
     size_t rank = data ? shape_of(value, dims) : 0, elements = 1;
     for (size_t axis = 0; axis < rank; axis++) elements *= (size_t)dims[axis];
     return data && rank > 0 && elements == count ? data : NULL;
-}
-
-static void split_compute(void *kernel, OrtKernelContext *context) {
-    (void)kernel;
-    const OrtValue *x_value;
-    Sequences s;
-    s.x = input_data(context, 0, &x_value);
-    const int64_t *params = int64_input(context, 1, 4);
-    int64_t dims[MAX_RANK];
-    if (!s.x || !params || shape_of(x_value, dims) != 3 || dims[0] != 1) return;
-    if (params[0] < 1 || params[1] < 1 || params[2] < 0 || params[2] > params[1] || params[3] < params[1]) return;
-    s.length = (size_t)dims[2];
-    s.dilation = (size_t)params[0];
-    s.valid = (size_t)params[1];
-    s.pad = (size_t)params[2];
-    s.block = (size_t)params[3];
-    s.phase_length = (s.length + s.dilation - 1) / s.dilation;
-    s.blocks = (s.phase_length + s.valid - 1) / s.valid + 1;
-    s.columns = (size_t)dims[1] * s.dilation * s.blocks;
-    int64_t out_dims[2] = {(int64_t)s.block, (int64_t)s.columns};
-    if (!(s.out = output_data(context, out_dims, 2))) return;
-    parallel_for(context, split_sequence, (size_t)dims[1] * s.dilation, &s);
 }
 
 typedef struct {
@@ -352,13 +300,10 @@ static void *create_kernel(const OrtCustomOp *op, OrtApiTable table, const OrtKe
     return (void *)op; /* stateless: any non-NULL pointer */
 }
 static const char *op_name(const OrtCustomOp *op) { (void)op; return "AdaSnake"; }
-static const char *split_name(const OrtCustomOp *op) { (void)op; return "SpectralSplit"; }
 static const char *join_name(const OrtCustomOp *op) { (void)op; return "SpectralJoin"; }
 static const char *provider(const OrtCustomOp *op) { (void)op; return "CPUExecutionProvider"; }
 static int float_type(const OrtCustomOp *op, size_t index) { (void)op, (void)index; return TENSOR_FLOAT; }
-static int split_types(const OrtCustomOp *op, size_t index) { (void)op; return index ? TENSOR_INT64 : TENSOR_FLOAT; }
 static int join_types(const OrtCustomOp *op, size_t index) { (void)op; return index < 2 ? TENSOR_FLOAT : TENSOR_INT64; }
-static size_t two(const OrtCustomOp *op) { (void)op; return 2; }
 static size_t three(const OrtCustomOp *op) { (void)op; return 3; }
 static size_t four(const OrtCustomOp *op) { (void)op; return 4; }
 static size_t one(const OrtCustomOp *op) { (void)op; return 1; }
@@ -370,15 +315,11 @@ static const OrtCustomOp ADA_SNAKE = {
     OP_VERSION, create_kernel, op_name, provider, float_type, three, float_type, one,
     compute, destroy, required, required, default_memory,
 };
-static const OrtCustomOp SPECTRAL_SPLIT = {
-    OP_VERSION, create_kernel, split_name, provider, split_types, two, float_type, one,
-    split_compute, destroy, required, required, default_memory,
-};
 static const OrtCustomOp SPECTRAL_JOIN = {
     OP_VERSION, create_kernel, join_name, provider, join_types, four, float_type, one,
     join_compute, destroy, required, required, default_memory,
 };
-static const OrtCustomOp *const OPS[] = {&ADA_SNAKE, &SPECTRAL_SPLIT, &SPECTRAL_JOIN};
+static const OrtCustomOp *const OPS[] = {&ADA_SNAKE, &SPECTRAL_JOIN};
 
 /* Called by SessionOptions.register_custom_ops_library; NULL on success. */
 OrtStatus *RegisterCustomOps(OrtSessionOptions *options, const OrtApiBase *base) {

@@ -1,5 +1,5 @@
 """The decoder's custom-op library (``snake_kernel.c``): ``AdaSnake``, the instance norm + Snake in one
-pass, and the frequency-domain convolutions' ``SpectralSplit`` / ``SpectralJoin`` (:mod:`.spectral_conv`).
+pass, and ``SpectralJoin``, the frequency-domain convolutions' last copy (:mod:`.spectral_conv`).
 
 ONNX Runtime runs the exported ``InstanceNormalization → Sin → Mul → Add`` of each Snake block with
 ``Sin`` and the norm on one thread, seven passes over audio-rate tensors: about a quarter of the decoder's
@@ -33,9 +33,8 @@ logger = logging.getLogger(__name__)
 SOURCE = Path(__file__).with_name("snake_kernel.c")
 DOMAIN = "kokoro_trt"
 OP_TYPE = "AdaSnake"
-SPLIT_OP = "SpectralSplit"
 JOIN_OP = "SpectralJoin"
-"""The frequency-domain convolutions' data movement (:mod:`.spectral_conv`), in the same library."""
+"""The frequency-domain convolutions' last copy and bias (:mod:`.spectral_conv`), in the same library."""
 ENV_SWITCH = "KOKORO_TRT_SNAKE_KERNEL"
 FLAGS = ("-O3", "-shared", "-fPIC", "-std=c11")
 NATIVE = "-march=native"

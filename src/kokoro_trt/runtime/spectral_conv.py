@@ -18,15 +18,15 @@ Zen 4 cores the rewritten convolutions ran 1.6-1.8× faster, the whole decoder ~
 tenth pass). The result matches the convolution to float32 rounding (~3e-7 of the output's range).
 
 A convolution dilated by ``d`` is the undilated one on each of the input's ``d`` phases (every ``d``-th
-sample): ``SpectralSplit`` cuts each channel's phases, ``d`` sequences, into the blocks of step 1 (a
-``MatMul`` by the DFT's rows then takes their spectra), they go through steps 2-3, and ``SpectralJoin``
-interleaves their outputs back. The generator's four 128-channel kernel-11 convolutions dilated by 3 and 5
-ran 1.35-1.6× faster than in the time domain (docs/performance.md, fourteenth pass).
+sample): the input is split into them (a ``Reshape`` and a ``Transpose``), the phases go through the steps
+above as ``d`` sequences of each channel, and ``SpectralJoin`` interleaves the outputs back. The
+generator's four 128-channel kernel-11 convolutions dilated by 3 and 5 ran 1.35-1.6× faster than in the
+time domain (docs/performance.md, fourteenth pass).
 
-``SpectralSplit`` and ``SpectralJoin`` are custom ops of the decoder's kernel library (:mod:`.snake_kernel`),
-each one multi-threaded pass where ONNX Runtime's own ops made two to four single-threaded copies (``Pad``,
-``Transpose``, ``Slice``, ``Add``: ~7% of the decoder's time; docs/performance.md, eighteenth pass). They
-only move samples and add the bias, so the audio is what those ops gave, bit for bit.
+``SpectralJoin`` is a custom op of the decoder's kernel library (:mod:`.snake_kernel`): one multi-threaded
+pass where ONNX Runtime's own ops made two to four single-threaded copies (``Slice``, and for a dilated
+convolution ``Transpose``, ``Reshape``, ``Slice``, then ``Add``; docs/performance.md, eighteenth pass). It
+only moves samples and adds the bias, so the audio is what those ops gave, bit for bit.
 
 Only convolutions whose frequency-domain weights (``16·F·C²`` bytes) fit in ``MAX_KERNEL_BYTES`` are
 rewritten: the generator's 128-channel ones (4.5 MB each, 0.7 MB before). The 256-channel ones would
@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .snake_kernel import DOMAIN, JOIN_OP, SPLIT_OP, add_domain
+from .snake_kernel import DOMAIN, JOIN_OP, add_domain
 
 if TYPE_CHECKING:
     import onnx
@@ -182,21 +182,24 @@ def _spectral_nodes(node: Any, conv: _Conv, prefix: str, builder: _Builder) -> l
     inverse = np.stack([cosines, sines], axis=1).reshape(2 * frequencies, valid)
     bias = conv.bias if conv.bias is not None else np.zeros(channels)
     x, name = node.input[0], lambda suffix: prefix + suffix
+    dft = builder.add(name("dft"), forward[:, None, :].astype(np.float32))
     kernel = builder.add(name("kernel"), mixing.astype(np.float32))
     idft = builder.add(name("idft"), inverse.astype(np.float32))
     nodes = [helper.make_node("Shape", [x], [name("length")], start=2, end=3)]
     if dilation == 1:
-        nodes += _padded_spectra(x, name, builder, forward, valid, pad)
+        sequences, length = x, name("length")
     else:
-        dft = builder.add(name("dft"), forward.astype(np.float32))
-        nodes += [
-            helper.make_node(
-                SPLIT_OP, [x, builder.ints(dilation, valid, pad, BLOCK)], [name("x_blocks")], domain=DOMAIN
-            ),
-            helper.make_node("MatMul", [dft, name("x_blocks")], [name("x_dft")]),
-        ]
-    return [
-        *nodes,
+        nodes += _phases(x, channels, dilation, name, builder)
+        sequences, length = name("phases"), name("phase_length")
+    leading = [0] * (2 if dilation == 1 else 3)  # the axes before time: no padding
+    nodes += [
+        # blocks per sequence: ceil(n / L) + 1, so each sequence's segments end with a block of its own
+        *_rounded_up(length, valid, name("segments"), name("after+"), builder, extra=1),
+        helper.make_node("Sub", [name("after+"), builder.ints(pad)], [name("after")]),
+        helper.make_node("Concat", [builder.ints(*leading, pad, *leading), name("after")], [name("pads")], axis=0),
+        helper.make_node("Pad", [sequences, name("pads")], [name("x_padded")]),
+        helper.make_node("Reshape", [name("x_padded"), builder.ints(1, 1, -1)], [name("x_flat")]),
+        helper.make_node("Conv", [name("x_flat"), dft], [name("x_dft")], strides=[valid], pads=[0, valid]),
         helper.make_node("Reshape", [name("x_dft"), builder.ints(frequencies, 2 * channels, -1)], [name("x_spectra")]),
         helper.make_node("MatMul", [kernel, name("x_spectra")], [name("y_spectra")]),
         helper.make_node("Reshape", [name("y_spectra"), builder.ints(2 * frequencies, -1)], [name("y_rows")]),
@@ -214,27 +217,38 @@ def _spectral_nodes(node: Any, conv: _Conv, prefix: str, builder: _Builder) -> l
             domain=DOMAIN,
         ),
     ]
+    return nodes
 
 
-def _padded_spectra(
-    x: str, name: Callable[[str], str], builder: _Builder, forward: np.ndarray, valid: int, pad: int
-) -> list[Any]:
-    """Nodes taking the blocks' spectra ``x_dft`` of an undilated convolution's input with ONNX Runtime's own
-    ops: each channel padded to whole segments (``Pad``), laid end to end, and a ``Conv`` with stride ``L``
-    by the DFT's rows (what ``SpectralSplit`` and a ``MatMul`` do for a dilated one; here they held ~200 MB
-    more at the decoder's peak for no more speed, docs/performance.md, eighteenth pass)."""
+def _phases(x: str, channels: int, dilation: int, name: Callable[[str], str], builder: _Builder) -> list[Any]:
+    """Nodes splitting ``x`` [1, C, T] into its ``dilation`` phases, ``phases`` [1, C, d, n] with
+    ``phase_length`` n = ceil(T / d) (zeros after the end): phase p holds x[p], x[p + d], …, so a convolution
+    dilated by d is the undilated one on each phase, its outputs interleaved the same way."""
     from onnx import helper
 
-    dft = builder.add(name("dft"), forward[:, None, :].astype(np.float32))
     return [
-        # ceil(n / L) + 1 segments per channel, so each channel's samples end with a block of its own
-        helper.make_node("Add", [name("length"), builder.ints(2 * valid - 1)], [name("segments+")]),
-        helper.make_node("Div", [name("segments+"), builder.ints(valid)], [name("segments")]),
-        helper.make_node("Mul", [name("segments"), builder.ints(valid)], [name("padded")]),
-        helper.make_node("Sub", [name("padded"), name("length")], [name("after+")]),
-        helper.make_node("Sub", [name("after+"), builder.ints(pad)], [name("after")]),
-        helper.make_node("Concat", [builder.ints(0, 0, pad, 0, 0), name("after")], [name("pads")], axis=0),
-        helper.make_node("Pad", [x, name("pads")], [name("x_padded")]),
-        helper.make_node("Reshape", [name("x_padded"), builder.ints(1, 1, -1)], [name("x_flat")]),
-        helper.make_node("Conv", [name("x_flat"), dft], [name("x_dft")], strides=[valid], pads=[0, valid]),
+        *_rounded_up(name("length"), dilation, name("phase_length"), name("tail"), builder),
+        helper.make_node("Concat", [builder.ints(0, 0, 0, 0, 0), name("tail")], [name("tail_pads")], axis=0),
+        helper.make_node("Pad", [x, name("tail_pads")], [name("x_whole")]),
+        helper.make_node(
+            "Concat",
+            [builder.ints(1, channels), name("phase_length"), builder.ints(dilation)],
+            [name("by_phase")],
+            axis=0,
+        ),
+        helper.make_node("Reshape", [name("x_whole"), name("by_phase")], [name("x_by_phase")]),
+        helper.make_node("Transpose", [name("x_by_phase")], [name("phases")], perm=[0, 1, 3, 2]),
+    ]
+
+
+def _rounded_up(length: str, multiple: int, count: str, rest: str, builder: _Builder, extra: int = 0) -> list[Any]:
+    """Nodes computing ``count`` = ceil(length / multiple) + ``extra`` and ``rest`` = count · multiple − length,
+    the zeros that pad ``length`` to whole multiples (``length`` a 1-element int64 tensor)."""
+    from onnx import helper
+
+    return [
+        helper.make_node("Add", [length, builder.ints((extra + 1) * multiple - 1)], [count + "+"]),
+        helper.make_node("Div", [count + "+", builder.ints(multiple)], [count]),
+        helper.make_node("Mul", [count, builder.ints(multiple)], [count + "*"]),
+        helper.make_node("Sub", [count + "*", length], [rest]),
     ]
