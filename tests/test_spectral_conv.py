@@ -46,16 +46,19 @@ def _conv_model(
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def _run(model: onnx.ModelProto, x: np.ndarray, threads: int = 2) -> np.ndarray:
-    """``model`` on ONNX Runtime CPU, with the kernel library its rewritten convolutions use."""
+def _session(model: onnx.ModelProto, threads: int = 2) -> ort.InferenceSession:
+    """``model`` on ONNX Runtime CPU, with the kernel library when it uses the library's ops."""
     options = session_options(threads)
     if any(opset.domain == snake_kernel.DOMAIN for opset in model.opset_import):
         library = snake_kernel.snake_kernel_library()
         if library is None:
             pytest.skip("no C compiler here: the CPU decoder is not rewritten (tests/test_snake_kernel.py)")
         options.register_custom_ops_library(str(library))
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    return session.run(None, {"x": x})[0]
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
+    return _session(model).run(None, {"x": x})[0]
 
 
 @pytest.mark.parametrize("taps", [11, 13, 17])
@@ -98,15 +101,6 @@ def _op_model(op: str, inputs: list[tuple[str, int, list]], output: str) -> onnx
     return helper.make_model(graph, opset_imports=opsets)
 
 
-def _session_with_library(model: onnx.ModelProto, threads: int = 2) -> ort.InferenceSession:
-    library = snake_kernel.snake_kernel_library()
-    if library is None:
-        pytest.skip("no C compiler here: the CPU decoder is not rewritten (tests/test_snake_kernel.py)")
-    options = session_options(threads)
-    options.register_custom_ops_library(str(library))
-    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-
-
 @pytest.mark.parametrize("dilation", [1, 3, 5])
 @pytest.mark.parametrize("length", [1, 22, 100, 1001])
 @pytest.mark.parametrize("threads", [1, 2])
@@ -126,7 +120,7 @@ def test_join_interleaves_the_phases_and_adds_the_bias(dilation, length, threads
         "out",
     )
     feeds = {"y": y, "b": bias, "t": np.array([length]), "d": np.array([dilation])}
-    got = _session_with_library(model, threads).run(None, feeds)[0]
+    got = _session(model, threads).run(None, feeds)[0]
     sequences = y.reshape(4, dilation, padded)
     t = np.arange(length)
     expected = sequences[:, t % dilation, t // dilation] + bias[:, None]
