@@ -133,10 +133,11 @@ def test_the_fused_decoder_speaks_as_the_stock_one(library, tiny_graphs, tmp_pat
     record = json.loads((graphs.directory / "decoder-cpu.json").read_text())
     sines = sum(n.op_type == "Sin" for n in _nodes(graphs.path("decoder")))
     assert record["fused"] == sum(n.op_type == "AdaSnake" for n in _nodes(path)) > 0
-    assert (
-        record["spectral"] == _convolutions(graphs.path("decoder"), 11) > _convolutions(graphs.path("decoder"), 11, 1)
-    )
+    stock_path = graphs.path("decoder")
+    assert _convolutions(stock_path, 11) > _convolutions(stock_path, 11, 1)
     assert _convolutions(path, 11) == 0  # the dilated ones too
+    assert _convolutions(stock_path, 7) > _convolutions(path, 7)  # the 256-channel ones, in Winograd's blocks
+    assert record["spectral"] == _convolutions(stock_path, 11) + _convolutions(stock_path, 7) - _convolutions(path, 7)
     assert sines - record["fused"] == sum(n.op_type == "Sin" for n in _nodes(path))  # the harmonic source keeps its own
     feeds = _decoder_feeds(graphs)
     stock = _session(graphs.path("decoder").read_bytes()).run(None, feeds)[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -13,6 +15,8 @@ from kokoro_trt.runtime.backends.ort import session_options
 from kokoro_trt.runtime.spectral_conv import spectral_convs
 
 CHANNELS = 12
+WIDE = 256
+"""Channels too many for the frequency domain's weights: Winograd's blocks."""
 
 
 def _conv_model(
@@ -61,24 +65,55 @@ def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
     return _session(model).run(None, {"x": x})[0]
 
 
-@pytest.mark.parametrize("taps", [11, 13, 17])
+@pytest.mark.parametrize(
+    ("taps", "channels", "terms", "valid", "tolerance"),
+    [
+        (11, CHANNELS, 2 * 17, spectral_conv.BLOCK - 10, 2e-6),  # the frequency domain: 17 complex products
+        (13, CHANNELS, 2 * 17, spectral_conv.BLOCK - 12, 2e-6),
+        (17, CHANNELS, 2 * 17, spectral_conv.BLOCK - 16, 2e-6),
+        (7, WIDE, 10, 4, 2e-5),  # Winograd: 10 real products, 4 outputs a block (measured: up to 7.5e-6)
+        (11, WIDE, 13, 3, 1.5e-4),  # up to 7e-5
+    ],
+    ids=["dft-11", "dft-13", "dft-17", "winograd-7", "winograd-11"],
+)
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("dilation", [1, 2, 3, 5])
-def test_the_rewrite_computes_the_convolution_at_every_length(taps, bias, dilation) -> None:
+def test_the_rewrite_computes_the_convolution_at_every_length(
+    taps, channels, terms, valid, tolerance, bias, dilation
+) -> None:
     same = [dilation * (taps - 1) // 2] * 2
-    stock = _conv_model(taps, bias=bias, dilations=[dilation], pads=same)
-    rewritten = _conv_model(taps, bias=bias, dilations=[dilation], pads=same)
+    stock = _conv_model(taps, channels=(channels, channels), bias=bias, dilations=[dilation], pads=same)
+    rewritten = _conv_model(taps, channels=(channels, channels), bias=bias, dilations=[dilation], pads=same)
     assert spectral_convs(rewritten) == 1
-    assert "w" not in {t.name for t in rewritten.graph.initializer}  # the time-domain weights are gone
+    weights = {t.name: tuple(t.dims) for t in rewritten.graph.initializer}
+    assert "w" not in weights  # the time-domain weights are gone
+    assert weights["spectral_conv0/kernel"][0] * weights["spectral_conv0/kernel"][1] == terms * channels
+    assert weights["spectral_conv0/inverse"] == (terms, valid)
     rng = np.random.default_rng(3)
-    valid = spectral_conv.BLOCK - taps + 1
-    lengths = {1, taps // 2, valid - 1, valid, valid + 1, 2 * valid, 1000}
+    lengths = {1, taps // 2, valid - 1, valid, valid + 1, 2 * valid, taps + 1, 1000} - {0}
     lengths |= {dilation * n + r for n in (valid - 1, valid, 2 * valid) for r in range(dilation)}  # every phase count
+    session, reference = _session(rewritten), _session(stock)
     for length in sorted(lengths):
-        x = rng.standard_normal((1, CHANNELS, length)).astype(np.float32)
-        expected, got = _run(stock, x), _run(rewritten, x)
-        assert got.shape == expected.shape == (1, CHANNELS, length)
-        assert np.abs(got - expected).max() <= 2e-6 * max(1.0, float(np.abs(expected).max())), length
+        x = rng.standard_normal((1, channels, length)).astype(np.float32)
+        expected, got = reference.run(None, {"x": x})[0], session.run(None, {"x": x})[0]
+        assert got.shape == expected.shape == (1, channels, length)
+        assert np.abs(got - expected).max() <= tolerance * max(1.0, float(np.abs(expected).max())), length
+
+
+@pytest.mark.parametrize("taps", [7, 11])
+def test_winograds_blocks_are_the_correlation_in_exact_arithmetic(taps) -> None:
+    """The transforms themselves (float64): the error the test above allows is float32 rounding alone."""
+    rng = np.random.default_rng(taps)
+    weight = rng.standard_normal((3, 3, taps))
+    outputs, points = spectral_conv.WINOGRAD[taps]
+    assert len({Fraction(point) for point in points}) == outputs + taps - 2  # n - 1 distinct points, and infinity
+    transform = spectral_conv._winograd(spectral_conv._Conv(weight, None))
+    block = rng.standard_normal((3, outputs + taps - 1))
+    terms = np.einsum("ij,cj->ic", transform.forward, block)  # [n, C]
+    mixed = np.einsum("iab,ib->ia", transform.mixing, terms)  # [n, C]
+    got = transform.inverse.T @ mixed  # [L, C]
+    expected = np.stack([np.einsum("abj,bj->a", weight, block[:, t : t + taps]) for t in range(outputs)])
+    assert np.abs(got - expected).max() <= 1e-9 * np.abs(expected).max()
 
 
 def test_a_long_input_matches_to_float32_rounding() -> None:
@@ -131,17 +166,27 @@ def test_join_interleaves_the_phases_and_adds_the_bias(dilation, length, threads
 @pytest.mark.parametrize(
     "model",
     [
-        _conv_model(7),  # too short to gain
+        _conv_model(7),  # narrow, too short to gain
         _conv_model(19),  # a block of 32 holds fewer than its 18 samples of overlap twice
         _conv_model(12, pads=[5, 6]),  # even
         _conv_model(11, dilations=[3], pads=[5, 5]),  # dilated, but not padded to keep its length
         _conv_model(11, strides=[2]),
         _conv_model(11, pads=[0, 0]),  # shortens its input
         _conv_model(11, channels=(2 * CHANNELS, CHANNELS)),  # not square
-        _conv_model(11, channels=(256, 256)),  # 18 MB of weights once transformed
+        _conv_model(9, channels=(WIDE, WIDE)),  # too wide for the frequency domain, no Winograd blocks for 9
         _conv_model(11, weight_input=True),
     ],
-    ids=["kernel-7", "kernel-19", "even", "dilated-valid", "strided", "valid", "not-square", "wide", "weight-input"],
+    ids=[
+        "kernel-7",
+        "kernel-19",
+        "even",
+        "dilated-valid",
+        "strided",
+        "valid",
+        "not-square",
+        "wide-kernel-9",
+        "weight-input",
+    ],
 )
 def test_other_convolutions_are_left_as_they_are(model) -> None:
     before = model.SerializeToString()

@@ -1,13 +1,13 @@
 """The decoder graph ONNX Runtime CPU runs: the exported one rewritten for speed, kept in the cache.
 
-Two rewrites, both exact to float32 rounding: every Snake block as one ``AdaSnake`` node
-(:mod:`.snake_graph`, run by the C kernel of :mod:`.snake_kernel`) and the long convolutions in the
-frequency domain (:mod:`.spectral_conv`). :func:`cpu_decoder` keeps the result beside its source as
-``decoder-cpu.onnx`` (``decoder-int8-cpu.onnx`` for the INT8 decoder) with a record (``decoder-cpu.json``:
-the sha256 of the decoder it came from, of this code, and of itself), so a damaged, stale or foreign file
-is rebuilt, never run. The GPU backends keep the stock decoder. Rewriting needs ``onnx`` (the ``export``
-extra; ~5 s once); ``kokoro-trt export`` writes it too, so a runtime-only install of exported graphs has
-it. Without a C compiler the stock decoder runs.
+Two rewrites: every Snake block as one ``AdaSnake`` node (:mod:`.snake_graph`, run by the C kernel of
+:mod:`.snake_kernel`; exact to float32 rounding) and the long convolutions as matrix products by blocks, in
+the frequency domain or Winograd's (:mod:`.spectral_conv`; the audio within 2e-5 of the graph's).
+:func:`cpu_decoder` keeps the result beside its source as ``decoder-cpu.onnx`` (``decoder-int8-cpu.onnx``
+for the INT8 decoder) with a record (``decoder-cpu.json``: the sha256 of the decoder it came from, of this
+code, and of itself), so a damaged, stale or foreign file is rebuilt, never run. The GPU backends keep the
+stock decoder. Rewriting needs ``onnx`` (the ``export`` extra; ~5 s once); ``kokoro-trt export`` writes it
+too, so a runtime-only install of exported graphs has it. Without a C compiler the stock decoder runs.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def cpu_decoder(graphs: GraphSet, source: Path | None = None) -> Path | None:
         logger.warning("could not write the CPU decoder beside %s (%s): the stock decoder runs", source, exc)
         return None
     logger.info(
-        "wrote the CPU decoder (%d Snake blocks, %d convolutions in the frequency domain): %s",
+        "wrote the CPU decoder (%d Snake blocks, %d convolutions by blocks): %s",
         snakes,
         convolutions,
         target,

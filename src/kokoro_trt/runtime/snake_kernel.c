@@ -231,7 +231,7 @@ static void compute(void *kernel, OrtKernelContext *context) {
     parallel_for(context, run_row, total, &rows);
 }
 
-/* -- the frequency-domain convolutions' last copy ------------------------------------------------- *
+/* -- the block convolutions' last copy ------------------------------------------------------------ *
  *
  * A convolution of x [1, C, T] dilated by d runs in spectral_conv.py on the C*d "sequences" of x: channel c's
  * phase p is x[c, p], x[c, p + d], ... (d = 1: the channel itself), each padded to the same length.

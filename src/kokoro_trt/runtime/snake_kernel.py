@@ -1,5 +1,5 @@
 """The decoder's custom-op library (``snake_kernel.c``): ``AdaSnake``, the instance norm + Snake in one
-pass, and ``SpectralJoin``, the frequency-domain convolutions' last copy (:mod:`.spectral_conv`).
+pass, and ``SpectralJoin``, the block convolutions' last copy (:mod:`.spectral_conv`).
 
 ONNX Runtime runs the exported ``InstanceNormalization → Sin → Mul → Add`` of each Snake block with
 ``Sin`` and the norm on one thread, seven passes over audio-rate tensors: about a quarter of the decoder's
@@ -34,7 +34,7 @@ SOURCE = Path(__file__).with_name("snake_kernel.c")
 DOMAIN = "kokoro_trt"
 OP_TYPE = "AdaSnake"
 JOIN_OP = "SpectralJoin"
-"""The frequency-domain convolutions' last copy and bias (:mod:`.spectral_conv`), in the same library."""
+"""The block convolutions' last copy and bias (:mod:`.spectral_conv`), in the same library."""
 ENV_SWITCH = "KOKORO_TRT_SNAKE_KERNEL"
 FLAGS = ("-O3", "-shared", "-fPIC", "-std=c11")
 NATIVE = "-march=native"

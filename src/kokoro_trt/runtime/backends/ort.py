@@ -22,8 +22,8 @@ Session settings, chosen on purpose:
   blocks fragment the worker threads' malloc arenas), so it is off.
 
 On the CPU the decoder runs its rewritten form where it can (:mod:`..cpu_decoder`): each Snake block one
-multi-threaded custom op (:mod:`..snake_kernel`; ~1.2x faster) and the kernel-11 convolutions in the
-frequency domain (:mod:`..spectral_conv`; ~1.15x more), else the stock graph.
+multi-threaded custom op (:mod:`..snake_kernel`; ~1.2x faster) and the kernel-7 and kernel-11 convolutions
+as matrix products by blocks (:mod:`..spectral_conv`; ~1.3x more), else the stock graph.
 
 The decoder's output is bound with IOBinding to the caller's buffer, so audio lands in place.
 """
