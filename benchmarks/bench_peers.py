@@ -23,7 +23,10 @@ Contenders, each in a process of its own (``peers/worker.py``) so load time and 
 All get the same ~44 s English script (``bench_runtime.SCRIPT``), voice af_heart and 2 threads
 (intra-op 2 / inter-op 1 for both ONNX Runtime sessions, ``torch.set_num_threads(2)``,
 ``OMP/MKL/OPENBLAS_NUM_THREADS=2``). Workers are loaded one after another and warmed up once, then
-the timed rounds interleave (A B C A B C ...), so a load spike from elsewhere hits every contender.
+the timed rounds interleave, each starting one contender later (A B C, B C A, C A B, ...): a load spike
+from elsewhere hits every contender, and none always runs right after the same one (a process that starts
+right after another kept both cores busy runs its first ~0.3 s ~30% slower; docs/performance.md,
+eighteenth and nineteenth passes).
 Quality (Whisper-base WER, DNSMOS) is scored afterwards on the last round's audio, outside the timing.
 Figures: ``results/peers.md`` (printed too) and ``results/peers.json``; speed is reported as a ratio
 to kokoro-trt measured in the same run, since absolute seconds on a shared machine mean little.
@@ -258,6 +261,13 @@ def _spread(data: list[float]) -> dict:
     }
 
 
+def _in_turn(peers: dict[str, Worker], round_index: int) -> list[tuple[str, Worker]]:
+    """The contenders in round ``round_index``'s order: the list rotated by one each round."""
+    turns = list(peers.items())
+    shift = round_index % len(turns)
+    return turns[shift:] + turns[:shift]
+
+
 def test_load(peers):
     """Load time (imports + construction, in the worker) and resident memory once loaded."""
     for name, worker in peers.items():
@@ -269,7 +279,7 @@ def test_load(peers):
 
 
 def test_script_interleaved(benchmark, peers, tmp_path_factory):
-    """One benchmark round = the script once by each contender in turn (A B C); per-contender
+    """One benchmark round = the script once by each contender in turn (A B C, then B C A, ...); per-contender
     wall times come from the workers' own clocks (no IPC in them)."""
     audio_dir = tmp_path_factory.mktemp("peers-audio")
     walls: dict[str, list[float]] = {name: [] for name in peers}
@@ -279,7 +289,7 @@ def test_script_interleaved(benchmark, peers, tmp_path_factory):
     def one_round() -> None:
         done[0] += 1
         last = done[0] == ROUNDS
-        for name, worker in peers.items():
+        for name, worker in _in_turn(peers, done[0] - 1):
             reply = worker.ask("synth", SCRIPT, audio_dir / f"{name}.npy" if last else None)
             walls[name].append(reply["seconds"])
             samples[name] = reply["samples"]
@@ -313,9 +323,11 @@ def test_first_audio(benchmark, peers):
     """Time to the first streamed chunk of the script, interleaved like the rounds above."""
     firsts: dict[str, list[float]] = {name: [] for name in peers}
     chunk_s: dict[str, float] = {}
+    done = [0]
 
     def one_round() -> None:
-        for name, worker in peers.items():
+        done[0] += 1
+        for name, worker in _in_turn(peers, done[0] - 1):
             reply = worker.ask("first", SCRIPT)
             firsts[name].append(reply["seconds"])
             chunk_s[name] = round(reply["samples"] / SAMPLE_RATE, 3)
@@ -523,7 +535,8 @@ def markdown(r: dict) -> str:
         (
             "- Wall: `synthesize` of the whole script in the worker (G2P included for all three); RTF = wall / "
             "audio seconds; speed vs kokoro-trt = kokoro-trt's RTF / the contender's (per audio second, >1 is "
-            "faster), both measured in this run."
+            "faster), both measured in this run. Each round starts one contender later than the one before "
+            "(A B C, B C A, ...), so none always runs right after the same one."
         ),
         (
             "- First audio: time to the first streamed chunk of the script (kokoro-trt `stream`, kokoro-onnx "
