@@ -23,10 +23,10 @@ Contenders, each in a process of its own (``peers/worker.py``) so load time and 
 All get the same ~44 s English script (``bench_runtime.SCRIPT``), voice af_heart and 2 threads
 (intra-op 2 / inter-op 1 for both ONNX Runtime sessions, ``torch.set_num_threads(2)``,
 ``OMP/MKL/OPENBLAS_NUM_THREADS=2``). Workers are loaded one after another and warmed up once, then
-the timed rounds interleave, each starting one contender later (A B C, B C A, C A B, ...): a load spike
-from elsewhere hits every contender, and none always runs right after the same one (a process that starts
-right after another kept both cores busy runs its first ~0.3 s ~30% slower; docs/performance.md,
-eighteenth and nineteenth passes).
+the timed rounds interleave, each in the next row of a balanced Latin square (A B D C, B C A D, C D B A,
+D A C B for four): a load spike from elsewhere hits every contender, and each runs right after each other
+one equally often (a process that starts right after another kept both cores busy runs its first ~0.3 s
+slower; docs/performance.md, eighteenth and nineteenth passes).
 Quality (Whisper-base WER, DNSMOS) is scored afterwards on the last round's audio, outside the timing.
 Figures: ``results/peers.md`` (printed too) and ``results/peers.json``; speed is reported as a ratio
 to kokoro-trt measured in the same run, since absolute seconds on a shared machine mean little.
@@ -262,10 +262,16 @@ def _spread(data: list[float]) -> dict:
 
 
 def _in_turn(peers: dict[str, Worker], round_index: int) -> list[tuple[str, Worker]]:
-    """The contenders in round ``round_index``'s order: the list rotated by one each round."""
+    """The contenders in round ``round_index``'s order: row ``round_index`` of a Williams design (each row
+    the first shifted by one; for an odd count, the rows again reversed), so over ``n`` rounds (``2n`` for
+    odd ``n``) each contender runs right after each other one equally often."""
     turns = list(peers.items())
-    shift = round_index % len(turns)
-    return turns[shift:] + turns[:shift]
+    n = len(turns)
+    first = [0] + [(j + 1) // 2 if j % 2 else n - j // 2 for j in range(1, n)]  # 0, 1, n-1, 2, n-2, ...
+    order = [(i + round_index) % n for i in first]
+    if n % 2 and round_index // n % 2:
+        order.reverse()
+    return [turns[i] for i in order]
 
 
 def test_load(peers):
@@ -279,7 +285,7 @@ def test_load(peers):
 
 
 def test_script_interleaved(benchmark, peers, tmp_path_factory):
-    """One benchmark round = the script once by each contender in turn (A B C, then B C A, ...); per-contender
+    """One benchmark round = the script once by each contender in turn (``_in_turn``); per-contender
     wall times come from the workers' own clocks (no IPC in them)."""
     audio_dir = tmp_path_factory.mktemp("peers-audio")
     walls: dict[str, list[float]] = {name: [] for name in peers}
@@ -535,8 +541,8 @@ def markdown(r: dict) -> str:
         (
             "- Wall: `synthesize` of the whole script in the worker (G2P included for all three); RTF = wall / "
             "audio seconds; speed vs kokoro-trt = kokoro-trt's RTF / the contender's (per audio second, >1 is "
-            "faster), both measured in this run. Each round starts one contender later than the one before "
-            "(A B C, B C A, ...), so none always runs right after the same one."
+            "faster), both measured in this run. The rounds' orders form a balanced Latin square: each contender "
+            "runs right after each other one equally often."
         ),
         (
             "- First audio: time to the first streamed chunk of the script (kokoro-trt `stream`, kokoro-onnx "
