@@ -214,7 +214,8 @@ def _winograd(conv: _Conv) -> _Transform:
     """Winograd's F(L, k) for a correlation: the Toom-Cook algorithm of a linear convolution, transposed.
     With ``V_j`` the [n, j] powers of the points (the row at infinity picks the highest power), a block
     ``x`` of ``n`` samples gives ``y = V_Lᵀ · ((V_k · w) ⊙ (V_n⁻ᵀ · x))``."""
-    outputs, points = WINOGRAD[conv.taps][0], [Fraction(point) for point in WINOGRAD[conv.taps][1]]
+    outputs, written = WINOGRAD[conv.taps]
+    points = [Fraction(point) for point in written]
 
     def powers(columns: int) -> np.ndarray:
         finite = [[float(point**j) for j in range(columns)] for point in points]
@@ -244,7 +245,7 @@ def _spectral_nodes(node: Any, conv: _Conv, transform: _Transform, prefix: str, 
         sequences, length = name("phases"), name("phase_length")
     leading = [0] * (2 if dilation == 1 else 3)  # the axes before time: no padding
     nodes += [
-        # segments per sequence: ceil(n / L) + spill, so each sequence's blocks read only its own samples
+        # segments per sequence: ceil(T / L) + spill, so each sequence's blocks read only its own samples
         *_rounded_up(length, valid, name("segments"), name("after+"), builder, extra=spill),
         helper.make_node("Sub", [name("after+"), builder.ints(pad)], [name("after")]),
         helper.make_node("Concat", [builder.ints(*leading, pad, *leading), name("after")], [name("pads")], axis=0),
