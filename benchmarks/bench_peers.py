@@ -22,7 +22,8 @@ Contenders, each in a process of its own (``peers/worker.py``) so load time and 
 
 All get the same ~44 s English script (``bench_runtime.SCRIPT``), voice af_heart and 2 threads
 (intra-op 2 / inter-op 1 for both ONNX Runtime sessions, ``torch.set_num_threads(2)``,
-``OMP/MKL/OPENBLAS_NUM_THREADS=2``). Workers are loaded one after another and warmed up once, then
+``OMP/MKL/OPENBLAS_NUM_THREADS=2``). Workers are loaded one after another (each loaded and closed once
+before, so the measured load reads its files from the page cache) and warmed up once, then
 the timed rounds interleave, each in the next row of a balanced Latin square (A B D C, B C A D, C D B A,
 D A C B for four): a load spike from elsewhere hits every contender, and each runs right after each other
 one equally often (a process that starts right after another kept both cores busy runs its first ~0.3 s
@@ -229,6 +230,10 @@ def peers(voices_dir, tmp_path_factory):
     workers: dict[str, Worker] = {}
     try:
         for name in names:
+            # Loaded once and closed first, so that the measured load reads the contender's modules, graphs and
+            # weights from the page cache, as every contender's does: this host reclaims the cache within
+            # minutes, and a load from disk measures the disk (6-16 s for kokoro-trt and torch alike).
+            Worker(name, config, work / f"{name}-preload.log").close()
             worker = Worker(name, config, work / f"{name}.log")
             workers[name] = worker
             start = time.perf_counter()
@@ -554,7 +559,8 @@ def markdown(r: dict) -> str:
         ),
         (
             "- Load: in the worker, from before the contender's imports to ready (interpreter start excluded; "
-            "exported graphs and the `.pth` already on disk). RSS after load: VmRSS then. Peak RSS: the worker's "
+            "exported graphs and the `.pth` already on disk; the second load of a fresh worker, so its files come "
+            "from the page cache). RSS after load: VmRSS then. Peak RSS: the worker's "
             "VmHWM at exit (after warm-up, rounds and first-audio runs); `ru_maxrss` from `wait4` is in "
             "peers.json and agrees unless the parent was bigger when it spawned the worker (Linux carries it over)."
         ),
