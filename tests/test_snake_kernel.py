@@ -128,19 +128,19 @@ def test_fuse_snakes_rewrites_the_pattern_and_nothing_else() -> None:
 
 def test_the_fused_decoder_speaks_as_the_stock_one(library, tiny_graphs, tmp_path) -> None:
     graphs = _copy(tiny_graphs, tmp_path)
+    stock_path = graphs.path("decoder")
     path = cpu_decoder(graphs)
     assert path is not None and path.name == "decoder-cpu.onnx"
     record = json.loads((graphs.directory / "decoder-cpu.json").read_text())
-    sines = sum(n.op_type == "Sin" for n in _nodes(graphs.path("decoder")))
+    sines = sum(n.op_type == "Sin" for n in _nodes(stock_path))
     assert record["fused"] == sum(n.op_type == "AdaSnake" for n in _nodes(path)) > 0
-    stock_path = graphs.path("decoder")
     assert _convolutions(stock_path, 11) > _convolutions(stock_path, 11, 1)
     assert _convolutions(path, 11) == 0  # the dilated ones too
     assert _convolutions(stock_path, 7) > _convolutions(path, 7)  # the 256-channel ones, in Winograd's blocks
     assert record["spectral"] == _convolutions(stock_path, 11) + _convolutions(stock_path, 7) - _convolutions(path, 7)
     assert sines - record["fused"] == sum(n.op_type == "Sin" for n in _nodes(path))  # the harmonic source keeps its own
     feeds = _decoder_feeds(graphs)
-    stock = _session(graphs.path("decoder").read_bytes()).run(None, feeds)[0]
+    stock = _session(stock_path.read_bytes()).run(None, feeds)[0]
     fused = _session(path.read_bytes(), library).run(None, feeds)[0]
     assert np.abs(fused - stock).max() <= 1e-4 * max(1.0, float(np.abs(stock).max()))
 
