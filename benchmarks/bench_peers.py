@@ -28,6 +28,8 @@ the timed rounds interleave, each in the next row of a balanced Latin square (A 
 D A C B for four): a load spike from elsewhere hits every contender, and each runs right after each other
 one equally often (a process that starts right after another kept both cores busy runs its first ~0.3 s
 slower; docs/performance.md, eighteenth and nineteenth passes).
+Beside the load average, the host's pace (a fixed matrix product, ``host_pace_ms``) is timed between the
+tests: on this shared host it moved by up to 2× with nothing else running (twentieth pass).
 Quality (Whisper-base WER, DNSMOS) is scored afterwards on the last round's audio, outside the timing.
 Figures: ``results/peers.md`` (printed too) and ``results/peers.json``; speed is reported as a ratio
 to kokoro-trt measured in the same run, since absolute seconds on a shared machine mean little.
@@ -187,6 +189,28 @@ def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def host_pace_ms(repeats: int = 25) -> float:
+    """How fast the machine computes now, which its load average does not show: the median milliseconds of a
+    1024 × 1024 float32 matrix product (NumPy's BLAS, on the usable CPUs). On this project's shared 2-core host
+    it took 11.3 ms in one minute and 21 ms in another with nothing else running (docs/performance.md,
+    twentieth pass): every contender's absolute times move with it; the ratios measured in a run do not."""
+    a = np.random.default_rng(0).random((1024, 1024), dtype=np.float32)
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        a @ a
+        times.append(time.perf_counter() - start)
+    return round(statistics.median(times[1:]) * 1000, 2)  # the first call warms the BLAS threads up
+
+
+def checkpoint(point: str, pace: bool = True) -> None:
+    """The load average, and the host's pace unless the next thing measured is a first audio (what runs right
+    before one slows it)."""
+    _results["loadavg"][point] = loadavg()
+    if pace:
+        _results["host_pace_ms"][point] = host_pace_ms()
+
+
 # -- fixtures -----------------------------------------------------------------------------------------
 
 
@@ -208,7 +232,8 @@ def peers(voices_dir, tmp_path_factory):
     _results["left_out"] = {name: f"missing {', '.join(mods)}" for name, mods in missing.items() if mods}
     if onnx_failure:
         _results["left_out"]["kokoro-onnx"] = onnx_failure
-    _results["loadavg"] = {"start": loadavg()}
+    _results["loadavg"], _results["host_pace_ms"] = {}, {}
+    checkpoint("start")
     _results["source"] = source_state()  # what the workers import (an editable install reads the tree)
 
     files = prepare(cache_dir(), voices_dir)
@@ -305,9 +330,9 @@ def test_script_interleaved(benchmark, peers, tmp_path_factory):
             walls[name].append(reply["seconds"])
             samples[name] = reply["samples"]
 
-    _results["loadavg"]["before_rounds"] = loadavg()
+    checkpoint("before_rounds")
     benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
-    _results["loadavg"]["after_rounds"] = loadavg()
+    checkpoint("after_rounds", pace=False)
     _results["rounds"] = ROUNDS
     for name in peers:
         audio_s = samples[name] / SAMPLE_RATE
@@ -350,6 +375,7 @@ def test_first_audio(benchmark, peers):
             "first_chunk_audio_s": chunk_s[name],
         }
     benchmark.extra_info.update({n: c["first_audio_s"]["median"] for n, c in _results["contenders"].items()})
+    checkpoint("after_first_audio")
 
 
 def test_playback(peers):
@@ -366,7 +392,7 @@ def test_peak_rss(peers):
     """Workers exit; peak RSS = their VmHWM (``ru_maxrss`` from ``wait4`` too, for comparison)."""
     for name, worker in peers.items():
         _results["contenders"][name]["memory_at_exit"] = worker.close()
-    _results["loadavg"]["after_workers"] = loadavg()
+    checkpoint("after_workers")
 
 
 def test_quality(asr_model):
@@ -386,7 +412,7 @@ def test_quality(asr_model):
         c["asr_diff"] = asr_diff(SCRIPT, text)
         if dnsmos is not None:
             c["dnsmos"] = {k: round(v, 3) for k, v in dnsmos(audio, SAMPLE_RATE).items()}
-    _results["loadavg"]["after_quality"] = loadavg()
+    checkpoint("after_quality", pace=False)
 
 
 def test_report():
@@ -503,6 +529,11 @@ def markdown(r: dict) -> str:
         "",
         "Load average (1/5/15 min): "
         + "; ".join(f"{k.replace('_', ' ')} {' / '.join(map(str, x))}" for k, x in la.items())
+        + ".",
+        "",
+        "Host pace (a 1024² float32 matrix product on the usable CPUs, median ms; the same host ranged 11.3-21 ms "
+        "with nothing else running, so absolute times here move by as much): "
+        + "; ".join(f"{k.replace('_', ' ')} {x:g}" for k, x in r.get("host_pace_ms", {}).items())
         + ".",
         "",
         (
