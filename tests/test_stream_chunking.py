@@ -216,7 +216,7 @@ def test_later_chunks_are_speaks_chunks_in_pieces_while_the_audio_before_is_shor
 
 @pytest.fixture
 def first_block(monkeypatch) -> int:
-    """A first block of 300 characters (2,000 in use), so that a text twice as long is a long one."""
+    """A first block of 300 characters (1,000 in use), so that a text twice as long is a long one."""
     monkeypatch.setattr(model_module, "_FIRST_BLOCK_CHARS", 300)
     return 300
 

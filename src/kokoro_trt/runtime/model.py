@@ -78,11 +78,13 @@ _LOOKAHEAD_TOKENS = 24
 """How far past a streamed head its own duration pass reads (phonemes, cut at a word end). PL-BERT's cost
 is the first audio's; 40 read the script's head no closer to the whole chunk's durations (3 frames off
 against 2) and took 0.03 s longer (docs/performance.md)."""
-_FIRST_BLOCK_CHARS = 2000
+_FIRST_BLOCK_CHARS = 1000
 """A stream of a longer English text with no ``max_seconds`` (the server's default) reads the sentences of
-about this many characters first (~2 minutes of audio: Kokoro reads ~16 a second) and the rest once their
+about this many characters first (~1 minute of audio: Kokoro reads ~16 a second) and the rest once their
 audio is rendered, so its first audio does not wait for the whole text's G2P (~0.1 ms a word: 2,240 words
-started 1.5x later)."""
+started 1.5x later; 3,419 characters, read whole, 1.2x later than with 1,000 first). A minute of audio
+covers reading the rest and rendering its first chunk whole; both parts are normalised first, which costs
+what the smaller G2P saves below twice this length (docs/performance.md)."""
 _MAX_CHARS_PER_SECOND = 80
 """More text than a second of audio at speed 1 can speak: Kokoro reads ~16 characters a second (a 45 s
 script is ~750), and the margin covers text the normaliser drops (markup, emoji, spaces)."""
@@ -376,7 +378,7 @@ class KokoroModel:
         no separate head). On the CPU the rest of that chunk follows in growing pieces, each ready
         before the audio before it has played on two cores, decoded with a few frames of its neighbours
         and faded in from the piece before it so its edges sound as in :meth:`speak`; on a GPU it
-        follows whole. With no ``max_seconds``, a long English text's first sentences (~2,000
+        follows whole. With no ``max_seconds``, a long English text's first sentences (~1,000
         characters) are read (G2P) and chunked on their own and the rest once their audio is out, so
         the first audio does not wait for the whole text (the rest is normalised first: bad input in it
         still fails before the first chunk). A ``[pause:…]`` comes as a chunk of silence. With
