@@ -82,7 +82,7 @@ _FIRST_BLOCK_CHARS = 1000
 """A stream of a longer English text with no ``max_seconds`` (the server's default) reads the sentences of
 about this many characters first (~1 minute of audio: Kokoro reads ~16 a second) and the rest once their
 audio is rendered, so its first audio does not wait for the whole text's G2P (~0.1 ms a word: 2,240 words
-started 1.5x later; 3,419 characters, read whole, 1.2x later than with 1,000 first). A minute of audio
+started 1.5x later; 3,419 characters, read whole, 1.1-1.2x later than with 1,000 first). A minute of audio
 covers reading the rest and rendering its first chunk whole; both parts are normalised first, which costs
 what the smaller G2P saves below twice this length (docs/performance.md)."""
 _MAX_CHARS_PER_SECOND = 80
