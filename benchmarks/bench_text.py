@@ -9,6 +9,10 @@ Each hostile input is timed through ``TextFrontend.chunks`` (normalise, phonemiz
 medians is reported (linear: ~4; quadratic: ~16) in ``extra_info`` and ``results/text.json``, next to
 ordinary prose as the baseline. A ratio above :data:`MAX_RATIO` fails: that is super-linear growth.
 Needs no model; ~1 min on 2 cores.
+
+The English tagger's matrix products on ONNX Runtime (``text/tagger_ops.py``) against thinc's cython-blis:
+the benchmark script tagged by both in turn, :data:`TAGGER_ROUNDS` interleaved rounds, the ratio of the
+medians reported; MLAS slower than cython-blis fails.
 """
 
 from __future__ import annotations
@@ -17,13 +21,18 @@ import statistics
 import time
 
 import pytest
+from thinc.api import NumpyOps
 
+from benchmarks.bench_runtime import SCRIPT
 from kokoro_trt.config import ModelConfig
 from kokoro_trt.text import TextFrontend
+from kokoro_trt.text.g2p import load_nlp
+from kokoro_trt.text.tagger_ops import MlasOps
 
 SHORT = 1_000
 ROUNDS = 3
 MAX_RATIO = 8.0
+TAGGER_ROUNDS = 25
 INPUTS = {  # name -> the unit repeated to length
     "prose": "The quick brown fox jumps over the lazy dog. ",
     "letters": "a",
@@ -65,3 +74,33 @@ def test_front_end_time_grows_linearly(benchmark, frontend: TextFrontend, name: 
         "ratio_4x_input": round(ratio, 2),
     }
     assert ratio <= MAX_RATIO, f"{name}: 4x the input took {ratio:.1f}x the time"
+
+
+def test_tagger_products_on_mlas(benchmark, frontend: TextFrontend) -> None:
+    nlp = load_nlp()
+    models = [node for _, pipe in nlp.pipeline for node in pipe.model.walk()]
+    if not models:
+        pytest.skip("no spaCy tagger installed")
+    text = frontend.normalize(SCRIPT).text
+    contenders = {"mlas": MlasOps(), "blis": NumpyOps()}
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    try:
+        for _ in range(TAGGER_ROUNDS):
+            for name, ops in contenders.items():
+                for node in models:
+                    node.ops = ops
+                start = time.perf_counter()
+                nlp(text)
+                samples[name].append(time.perf_counter() - start)
+    finally:
+        for node in models:
+            node.ops = contenders["mlas"]
+    benchmark.pedantic(nlp, args=(text,), rounds=3, iterations=1)
+    mlas, blis = (statistics.median(samples[name]) for name in contenders)
+    _results["tagger"] = benchmark.extra_info["figures"] = {
+        "characters": len(text),
+        "ms_mlas": round(mlas * 1000, 2),
+        "ms_blis": round(blis * 1000, 2),
+        "speedup": round(blis / mlas, 2),
+    }
+    assert mlas <= blis, f"the tagger on MLAS took {mlas / blis:.2f}x cython-blis's time"

