@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 
@@ -76,9 +77,11 @@ def _other(ch: str, all_scripts: bool) -> str:
     return ch if ch.isnumeric() or unicodedata.category(ch) in _SCRIPT_CHARS else " "
 
 
+@functools.lru_cache(maxsize=4096)
 def clean_char(c: str, all_scripts: bool = False) -> str:
     """The replacement for one character (possibly empty or several characters); ``all_scripts``
-    keeps every script's letters, marks and punctuation instead of only what English reads."""
+    keeps every script's letters, marks and punctuation instead of only what English reads. Cached: a
+    text repeats a few dozen characters, each looked up in Unicode's tables here."""
     if c in _QUOTES:
         return c if all_scripts and c in _DIRECTED_QUOTES else _QUOTES[c]
     if c in "\n\r\u2028\u2029":
