@@ -2,14 +2,14 @@
 
 en_core_web_sm's tagger (a CNN over the tokens on thinc's NumPy ops) spends most of its time in six
 matrix products a call, which thinc hands to cython-blis. Its wheels choose their kernels by CPU model
-and run the generic C ones on a CPU they do not know (this AMD EPYC, Zen 4: ~26 GFLOP/s, 4x slower
-than MLAS on one thread): half of the tagger's time and a third of the G2P's, before every first audio.
+and run the generic C ones on a CPU they do not know (this AMD EPYC, Zen 4: ~26 GFLOP/s, 3-4x slower
+than MLAS on one thread): over half of the tagger's time and a third of the G2P's, before every first
+audio.
 NumPy's OpenBLAS would be as fast, but its pool spins ~0.1 s of a core after each call, on the cores
 the duration pass that follows needs. Here each product is one ``Gemm`` run by a one-thread ONNX Runtime
 session in the calling thread: no pool, nothing spinning, the same tags (docs/performance.md).
 
-The ``Gemm`` graphs are written here as protobuf bytes: ``import onnx`` takes ~0.8 s, more than the
-whole tagger saves in a session's life on short texts.
+The ``Gemm`` graphs are written here as protobuf bytes: ``import onnx`` would add ~0.8 s to every load.
 """
 
 from __future__ import annotations
@@ -78,8 +78,6 @@ def _session(trans_a: bool, trans_b: bool) -> ort.InferenceSession:
 
 class MlasOps(NumpyOps):
     """thinc's NumPy ops with float32 ``gemm`` on ONNX Runtime (see the module's docstring)."""
-
-    name = "kokoro_trt_mlas"
 
     def gemm(self, x: Any, y: Any, *, out: Any = None, trans1: bool = False, trans2: bool = False) -> Any:
         if x.dtype != np.float32 or y.dtype != np.float32 or x.ndim != 2 or y.ndim != 2:
