@@ -27,7 +27,7 @@ from benchmarks.bench_runtime import SCRIPT
 from kokoro_trt.config import ModelConfig
 from kokoro_trt.text import TextFrontend
 from kokoro_trt.text.g2p import load_nlp
-from kokoro_trt.text.tagger_ops import MlasOps
+from kokoro_trt.text.tagger_ops import MlasOps, thinc_models
 
 SHORT = 1_000
 ROUNDS = 3
@@ -78,7 +78,7 @@ def test_front_end_time_grows_linearly(benchmark, frontend: TextFrontend, name: 
 
 def test_tagger_products_on_mlas(benchmark, frontend: TextFrontend) -> None:
     nlp = load_nlp()
-    models = [node for _, pipe in nlp.pipeline for node in pipe.model.walk()]
+    models = thinc_models(nlp)
     if not models:
         pytest.skip("no spaCy tagger installed")
     text = frontend.normalize(SCRIPT).text

@@ -11,7 +11,7 @@ import spacy
 from thinc.api import NumpyOps
 
 from kokoro_trt.text.g2p import TAGGER_MODELS, load_nlp
-from kokoro_trt.text.tagger_ops import MlasOps, gemm_model
+from kokoro_trt.text.tagger_ops import MlasOps, gemm_model, thinc_models
 
 HAS_TAGGER = any(spacy.util.is_package(name) for name in TAGGER_MODELS)
 TEXTS = [
@@ -52,7 +52,7 @@ def test_products_are_numpys_for_every_transpose_and_fill_out() -> None:
 @pytest.mark.skipif(not HAS_TAGGER, reason="no spaCy tagger model installed")
 def test_the_tagger_runs_on_mlas_with_blis_tags() -> None:
     nlp = load_nlp()
-    models = [node for _, pipe in nlp.pipeline for node in pipe.model.walk()]
+    models = thinc_models(nlp)
     assert models and all(isinstance(node.ops, MlasOps) for node in models)
     ours = [[t.tag_ for t in nlp(text)] for text in TEXTS]
     blis = NumpyOps()

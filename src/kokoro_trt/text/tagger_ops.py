@@ -4,10 +4,9 @@ en_core_web_sm's tagger (a CNN over the tokens on thinc's NumPy ops) spends most
 matrix products a call, which thinc hands to cython-blis. Its wheels choose their kernels by CPU model
 and run the generic C ones on a CPU they do not know (this AMD EPYC, Zen 4: ~26 GFLOP/s, 3-4x slower
 than MLAS on one thread): over half of the tagger's time and a third of the G2P's, before every first
-audio.
-NumPy's OpenBLAS would be as fast, but its pool spins ~0.1 s of a core after each call, on the cores
-the duration pass that follows needs. Here each product is one ``Gemm`` run by a one-thread ONNX Runtime
-session in the calling thread: no pool, nothing spinning, the same tags (docs/performance.md).
+audio. NumPy's OpenBLAS would be as fast, but its pool spins ~0.1 s of a core after each call, on the
+cores the duration pass that follows needs. Here each product is one ``Gemm`` run by a one-thread ONNX
+Runtime session in the calling thread: no pool, nothing spinning, the same tags (docs/performance.md).
 
 The ``Gemm`` graphs are written here as protobuf bytes: ``import onnx`` would add ~0.8 s to every load.
 """
@@ -90,10 +89,14 @@ class MlasOps(NumpyOps):
         return out
 
 
+def thinc_models(nlp: Any) -> list[Any]:
+    """Every thinc model (each layer) of ``nlp``'s pipeline: what runs on an ops object."""
+    models = (getattr(component, "model", None) for _, component in nlp.pipeline)
+    return [node for model in models if model is not None for node in model.walk()]
+
+
 def use_mlas(nlp: Any) -> None:
     """Run every thinc model of ``nlp``'s pipeline on :class:`MlasOps`."""
     ops = MlasOps()
-    for _, component in nlp.pipeline:
-        model = getattr(component, "model", None)
-        for node in model.walk() if model is not None else ():
-            node.ops = ops
+    for node in thinc_models(nlp):
+        node.ops = ops
